@@ -1,0 +1,1 @@
+"""Vitrylo's bundled addons, one sub-package each (see ``docs/addons.md``)."""

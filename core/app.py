@@ -1,0 +1,112 @@
+"""The Flask app factory: ``core.create_app()``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, abort, g, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from core.config import Settings
+from core.db import set_write_intent
+from core.hooktypes import MenuItem
+from core.kernel import Kernel
+from core.models import User
+from core.security import LoginUser, has_permission
+from core.web import babel, csrf, login_manager
+
+log = logging.getLogger(__name__)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LANGUAGES = ("uk", "en")
+
+
+def create_app(settings: Settings | None = None, kernel: Kernel | None = None, **overrides: Any) -> Flask:
+    """Build the app for one database; every discovered addon's routes are registered,
+    and those of addons that are not installed answer 404."""
+    settings = settings or Settings.from_env(**overrides)
+    kernel = kernel or Kernel(settings)
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="uk",
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+    )
+    app.config.update({k.upper(): v for k, v in settings.extra.items() if k.isupper()})
+    app.extensions["vitrylo"] = kernel
+
+    login_manager.init_app(app)
+    login_manager.login_view = "core.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+
+    blueprint_addon: dict[str, str] = {}
+    for addon, bp in kernel.hooks.blueprints(all_addons=True):
+        app.register_blueprint(bp)
+        blueprint_addon[bp.name] = addon
+    for extras in kernel.hooks.jinja_setup(all_addons=True):
+        app.jinja_env.filters.update(extras.filters)
+        app.jinja_env.globals.update(extras.globals)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> LoginUser | None:
+        user = kernel.db.session.get(User, int(user_id))
+        return LoginUser(user) if user is not None and user.active else None
+
+    @app.before_request
+    def _gate() -> None:
+        g.write_token = set_write_intent(request.method not in SAFE_METHODS)
+        snapshot = kernel.refresh(kernel.db.session())
+        addon = blueprint_addon.get(request.blueprint or "")
+        if addon and not kernel.is_enabled(addon):
+            abort(404)
+        if addon in snapshot.read_only and request.method not in SAFE_METHODS:
+            abort(403, description=_("This addon is read-only: the licence does not cover it."))
+
+    @app.teardown_request
+    def _cleanup(_exc: BaseException | None) -> None:
+        kernel.db.session.remove()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return render_template("core/error.html", error=exc), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _server_error(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_template("core/error.html", error=None), 500
+
+    @app.context_processor
+    def _shell() -> dict[str, Any]:
+        snap = kernel.snapshot
+        read_only = sorted(kernel.available[n].manifest.label for n in snap.read_only)
+        return {"menu": menu_tree(kernel) if current_user.is_authenticated else [],
+                "read_only_addons": read_only, "license_state": snap.license}
+
+    for addon, command in kernel.hooks.cli_commands(all_addons=True):
+        app.cli.add_command(command)
+    return app
+
+
+def _select_locale() -> str:
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language  # type: ignore[no-any-return]
+    return request.accept_languages.best_match(LANGUAGES) or "uk"
+
+
+def menu_tree(kernel: Kernel) -> list[dict[str, Any]]:
+    """The menu of enabled addons, filtered by the user's rights, as nested dicts."""
+    items = [i for i in kernel.hooks.menu_items() if has_permission(i.permission)]
+    children: dict[str | None, list[MenuItem]] = {}
+    for item in sorted(items, key=lambda i: (i.order, str(i.label))):
+        children.setdefault(item.parent, []).append(item)
+
+    def build(parent: str | None) -> list[dict[str, Any]]:
+        return [{"item": i, "children": build(i.id)} for i in children.get(parent, [])]
+
+    return [n for n in build(None) if n["item"].endpoint or n["children"]]

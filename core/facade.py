@@ -1,0 +1,187 @@
+"""The typed facade over the hooks: the only way code calls addons.
+
+It calls each addon's implementation separately, so every returned item can be checked and
+stamped with the addon's name, and a wrong return fails naming the addon. Only the enabled
+addons' hooks are called (the core's own plugin is always enabled).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+
+import click
+import pluggy
+from flask import Blueprint
+
+from core import hooktypes as t
+
+CORE_PLUGIN = "core"
+
+
+class HookError(Exception):
+    """An addon's hook returned something the kernel cannot use."""
+
+    def __init__(self, addon: str, hook: str, problem: str) -> None:
+        super().__init__(f"addon '{addon}': hook '{hook}' {problem}")
+        self.addon = addon
+        self.hook = hook
+
+
+def _namespaced(addon: str, name: str) -> bool:
+    return addon == CORE_PLUGIN or name.startswith(f"{addon}.")
+
+
+class Hooks:
+    """Typed access to every hook, restricted to the addons ``enabled()`` returns."""
+
+    def __init__(self, pm: pluggy.PluginManager, enabled: Callable[[], Iterable[str]]) -> None:
+        self._pm = pm
+        self._enabled = enabled
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _call(self, hook: str, all_addons: bool = False, **kwargs: Any) -> list[tuple[str, Any]]:
+        caller = getattr(self._pm.hook, hook)
+        allowed = None if all_addons else {*self._enabled(), CORE_PLUGIN}
+        results = []
+        for impl in reversed(caller.get_hookimpls()):
+            if allowed is not None and impl.plugin_name not in allowed:
+                continue
+            value = impl.function(*[kwargs[name] for name in impl.argnames])
+            if value is not None:
+                results.append((impl.plugin_name, value))
+        return results
+
+    def _items(
+        self, hook: str, kind: type, key: str | None, all_addons: bool = False, **kwargs: Any
+    ) -> list[Any]:
+        """Call ``hook``; every addon must return a list of ``kind`` (namespaced by ``key``)."""
+        items: list[Any] = []
+        seen: dict[str, str] = {}
+        for addon, value in self._call(hook, all_addons, **kwargs):
+            if not isinstance(value, list | tuple):
+                raise HookError(addon, hook, f"must return a list, not {type(value).__name__}")
+            for item in value:
+                if not isinstance(item, kind):
+                    raise HookError(
+                        addon, hook, f"returned {type(item).__name__}, expected {kind.__name__}"
+                    )
+                if dataclasses.is_dataclass(item):
+                    item = dataclasses.replace(item, addon=addon)
+                if key is not None:
+                    name = getattr(item, key)
+                    if not _namespaced(addon, name):
+                        raise HookError(addon, hook, f"returned '{name}', not named '{addon}.…'")
+                    if name in seen:
+                        raise HookError(addon, hook, f"returned '{name}' already given by "
+                                        f"'{seen[name]}'")
+                    seen[name] = addon
+                items.append(item)
+        return items
+
+    def validate_all(self) -> None:
+        """Call every registration hook of every loaded addon once: fail fast at start-up."""
+        self.blueprints(all_addons=True)
+        self.permissions(all_addons=True)
+        self.menu_items(all_addons=True)
+        self.cli_commands(all_addons=True)
+        self.jinja_setup(all_addons=True)
+        self.scheduled_jobs(all_addons=True)
+        self.notification_event_types(all_addons=True)
+        self.printable_documents(all_addons=True)
+        self.settings(all_addons=True)
+
+    # -- registration hooks (data that does not depend on the user) ---------------------
+
+    def blueprints(self, all_addons: bool = False) -> list[tuple[str, Blueprint]]:
+        result = []
+        for addon, value in self._call("blueprints", all_addons):
+            for bp in value if isinstance(value, list | tuple) else [value]:
+                if not isinstance(bp, Blueprint):
+                    raise HookError(addon, "blueprints", f"returned {type(bp).__name__}")
+                if addon != CORE_PLUGIN and bp.name != addon and not bp.name.startswith(
+                    f"{addon}_"
+                ):
+                    raise HookError(addon, "blueprints", f"blueprint '{bp.name}' not named "
+                                    f"'{addon}'")
+                result.append((addon, bp))
+        return result
+
+    def permissions(self, all_addons: bool = False) -> list[t.PermissionDef]:
+        return self._items("permissions", t.PermissionDef, "name", all_addons)
+
+    def menu_items(self, all_addons: bool = False) -> list[t.MenuItem]:
+        return self._items("menu_items", t.MenuItem, "id", all_addons)
+
+    def cli_commands(self, all_addons: bool = False) -> list[tuple[str, click.Command]]:
+        result = []
+        for addon, value in self._call("cli_commands", all_addons):
+            for cmd in value:
+                if not isinstance(cmd, click.Command):
+                    raise HookError(addon, "cli_commands", f"returned {type(cmd).__name__}")
+                if addon != CORE_PLUGIN and not (cmd.name or "").startswith(addon):
+                    raise HookError(addon, "cli_commands", f"command '{cmd.name}' must start "
+                                    f"with '{addon}'")
+                result.append((addon, cmd))
+        return result
+
+    def jinja_setup(self, all_addons: bool = False) -> list[t.JinjaExtras]:
+        result = []
+        for addon, value in self._call("jinja_setup", all_addons):
+            if not isinstance(value, t.JinjaExtras):
+                raise HookError(addon, "jinja_setup", "must return JinjaExtras")
+            result.append(dataclasses.replace(value, addon=addon))
+        return result
+
+    def scheduled_jobs(self, all_addons: bool = False) -> list[t.ScheduledJob]:
+        jobs = self._items("scheduled_jobs", t.ScheduledJob, "name", all_addons)
+        for job in jobs:
+            if not callable(job.func) or job.every_seconds < 1:
+                raise HookError(job.addon, "scheduled_jobs", f"job '{job.name}' is not runnable")
+        return jobs
+
+    def notification_event_types(self, all_addons: bool = False) -> list[t.NotificationEventType]:
+        return self._items(
+            "notification_event_types", t.NotificationEventType, "name", all_addons
+        )
+
+    def printable_documents(self, all_addons: bool = False) -> list[t.PrintableDocument]:
+        return self._items("printable_documents", t.PrintableDocument, "name", all_addons)
+
+    def settings(self, all_addons: bool = False) -> list[t.SettingDef]:
+        defs = self._items("settings", t.SettingDef, "name", all_addons)
+        for d in defs:
+            if d.type not in t.SETTING_TYPES:
+                raise HookError(d.addon, "settings", f"setting '{d.name}' has type '{d.type}'")
+        return defs
+
+    # -- per-user hooks (called on each page that shows them) ---------------------------
+
+    def reminders(self, user: Any, day: date) -> list[t.Reminder]:
+        return self._items("reminders", t.Reminder, None, user=user, day=day)
+
+    def calendar_events(self, user: Any, start: datetime, end: datetime) -> list[t.CalendarEvent]:
+        return self._items("calendar_events", t.CalendarEvent, "id", user=user, start=start,
+                           end=end)
+
+    def timeline_entries(self, subject: str, subject_id: int, user: Any) -> list[t.TimelineEntry]:
+        entries = self._items("timeline_entries", t.TimelineEntry, None, subject=subject,
+                              subject_id=subject_id, user=user)
+        return sorted(entries, key=lambda e: e.when, reverse=True)
+
+    def card_tabs(self, subject: str, subject_id: int, user: Any) -> list[t.CardTab]:
+        tabs = self._items("card_tabs", t.CardTab, "id", subject=subject, subject_id=subject_id,
+                           user=user)
+        return sorted(tabs, key=lambda tab: (tab.order, tab.label))
+
+    def global_search(self, user: Any, query: str, limit: int = 10) -> list[t.SearchResult]:
+        hits = self._items("global_search", t.SearchResult, None, user=user, query=query,
+                           limit=limit)
+        return hits
+
+    def dashboard_widgets(self, user: Any) -> list[t.DashboardWidget]:
+        widgets = self._items("dashboard_widgets", t.DashboardWidget, "id", user=user)
+        return sorted(widgets, key=lambda w: (w.order, w.title))

@@ -1,0 +1,153 @@
+"""Every hook an addon can implement. Pluggy project name: ``vitrylo``.
+
+Hooks return plain data (see :mod:`core.hooktypes`); the typed facade in
+:mod:`core.facade` checks it and fails naming the addon. Hooks evolve by gaining keyword
+arguments, never by being renamed. Each spec is documented in ``docs/hooks.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Blueprint
+
+    from core import hooktypes as t
+
+PROJECT = "vitrylo"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def blueprints() -> list[Blueprint]:
+    """Flask blueprints of the addon, registered once at start-up.
+
+    Called when the app is created, for every addon found (installed or not); requests to
+    the routes of an addon that is not installed answer 404. The blueprint's name must be
+    the addon's name (or start with ``<addon>_``); its views check a permission.
+
+    Example: ``return [Blueprint("sales", __name__, url_prefix="/sales")]``
+    """
+
+
+@hookspec
+def permissions() -> list[t.PermissionDef]:
+    """Rights the addon declares, named ``<addon>.<object>.<action>``.
+
+    Synced into the database when the addon is installed or upgraded.
+
+    Example: ``return [PermissionDef("sales.deal.read", _l("Read deals"))]``
+    """
+
+
+@hookspec
+def menu_items() -> list[t.MenuItem]:
+    """Entries of the main menu tree; each is shown only if the user holds its permission.
+
+    Ids are namespaced (``sales.deals``); ``parent`` may name another addon's item.
+
+    Example: ``return [MenuItem("sales.deals", _l("Deals"), "sales.deals", permission="sales.deal.read")]``
+    """
+
+
+@hookspec
+def cli_commands() -> list[click.Command]:
+    """Click commands or groups added under ``vitrylo``; names must start with the addon name.
+
+    Example: ``return [click.Group("sales", help="Sales tools")]``
+    """
+
+
+@hookspec
+def jinja_setup() -> t.JinjaExtras:
+    """Template filters and globals; called once when the app is created.
+
+    Example: ``return JinjaExtras(filters={"uah": format_uah})``
+    """
+
+
+@hookspec
+def scheduled_jobs() -> list[t.ScheduledJob]:
+    """Periodic jobs the ``vitrylo worker`` process runs for enabled addons.
+
+    Example: ``return [ScheduledJob("crm_base.birthdays", scan_birthdays, every_seconds=3600)]``
+    """
+
+
+@hookspec
+def reminders(user: Any, day: date) -> list[t.Reminder]:
+    """Rows of ``user``'s reminders table as of ``day`` (only what the user may see).
+
+    Example: ``return [Reminder("sales.contact", "Call Ivan", due=day, url="/sales/contacts/7")]``
+    """
+
+
+@hookspec
+def calendar_events(user: Any, start: datetime, end: datetime) -> list[t.CalendarEvent]:
+    """Events of ``user`` that overlap ``[start, end)`` for the planner calendar.
+
+    Example: ``return [CalendarEvent("sales.contact.7", "Meeting", start=..., end=...)]``
+    """
+
+
+@hookspec
+def timeline_entries(subject: str, subject_id: int, user: Any) -> list[t.TimelineEntry]:
+    """Chronology entries for the record ``subject``/``subject_id`` visible to ``user``.
+
+    ``subject`` is a namespaced kind such as ``crm_base.counterparty``.
+
+    Example: ``return [TimelineEntry(when, "sales.contact", "Call done")]``
+    """
+
+
+@hookspec
+def card_tabs(subject: str, subject_id: int, user: Any) -> list[t.CardTab]:
+    """Tabs to add to the card of ``subject``/``subject_id`` (e.g. purchase history).
+
+    Example: ``return [CardTab("sales.contracts", "Contracts", url_for(...))]``
+    """
+
+
+@hookspec
+def global_search(user: Any, query: str, limit: int) -> list[t.SearchResult]:
+    """At most ``limit`` hits for ``query`` among records ``user`` may read.
+
+    Example: ``return [SearchResult("crm_base.counterparty", "TOV Romashka", "/crm/5")]``
+    """
+
+
+@hookspec
+def dashboard_widgets(user: Any) -> list[t.DashboardWidget]:
+    """Blocks of ``user``'s home dashboard (only those the user may see).
+
+    Example: ``return [DashboardWidget("planner.today", "Today", render=render_today)]``
+    """
+
+
+@hookspec
+def notification_event_types() -> list[t.NotificationEventType]:
+    """Kinds of events users can subscribe to, named ``<addon>.<event>``.
+
+    Example: ``return [NotificationEventType("crm_base.birthday", "Birthday")]``
+    """
+
+
+@hookspec
+def printable_documents() -> list[t.PrintableDocument]:
+    """Documents printable to PDF, named ``<addon>.<document>``.
+
+    Example: ``return [PrintableDocument("sales.invoice", "Invoice", "sales.deal", ...)]``
+    """
+
+
+@hookspec
+def settings() -> list[t.SettingDef]:
+    """Settings an admin can change, named ``<addon>.<setting>``.
+
+    Example: ``return [SettingDef("notifications.smtp_host", "SMTP host")]``
+    """

@@ -1,0 +1,170 @@
+"""What hooks return: small frozen dataclasses the facade checks and stamps with the addon.
+
+An addon never sets ``addon`` itself; the facade fills it in, so every item can be traced
+back to the addon that contributed it (for namespacing checks, licences and error messages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PermissionDef:
+    """A right an addon declares, e.g. ``PermissionDef("sales.deal.read", "Read deals")``."""
+
+    name: str
+    label: str = ""
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """An entry of the menu tree. ``parent`` is another item's id; ``None`` is the top level."""
+
+    id: str
+    label: str
+    endpoint: str | None = None
+    parent: str | None = None
+    permission: str | None = None
+    order: int = 100
+    icon: str = ""
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A function the worker runs every ``every_seconds``; ``func(app)`` gets the Flask app."""
+
+    name: str
+    func: Callable[[Any], None]
+    every_seconds: int = 3600
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class JinjaExtras:
+    """Filters and globals an addon adds to the template environment."""
+
+    filters: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    globals: Mapping[str, Any] = field(default_factory=dict)
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One row of a user's reminders table (planner), grouped by ``kind``."""
+
+    kind: str
+    title: str
+    due: date
+    url: str = ""
+    key: str = ""
+    can_snooze: bool = False
+    can_mark_done: bool = False
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """An event for the planner calendar; ``editable`` lets the user drag it."""
+
+    id: str
+    title: str
+    start: datetime | date
+    end: datetime | date | None = None
+    kind: str = ""
+    url: str = ""
+    editable: bool = False
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One entry of a record's chronology (a counterparty's timeline, for example)."""
+
+    when: datetime
+    kind: str
+    title: str
+    body: str = ""
+    url: str = ""
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class CardTab:
+    """A tab another addon adds to a record's card; ``url`` loads its content (htmx)."""
+
+    id: str
+    label: str
+    url: str
+    order: int = 100
+    count: int | None = None
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One hit of the global search box."""
+
+    kind: str
+    title: str
+    url: str
+    snippet: str = ""
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class DashboardWidget:
+    """A block of the home dashboard; ``render()`` returns safe HTML (use a template)."""
+
+    id: str
+    title: str
+    render: Callable[[], str]
+    order: int = 100
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class NotificationEventType:
+    """A kind of event users can be notified of (``crm_base.birthday``)."""
+
+    name: str
+    label: str
+    description: str = ""
+    default_channels: tuple[str, ...] = ("popup",)
+    addon: str = ""
+
+
+@dataclass(frozen=True)
+class PrintableDocument:
+    """A document that can be printed to PDF for a record of ``subject``.
+
+    ``context(record_id)`` returns the template variables; ``template`` is a Jinja path.
+    """
+
+    name: str
+    label: str
+    subject: str
+    template: str
+    context: Callable[[int], Mapping[str, Any]]
+    permission: str | None = None
+    addon: str = ""
+
+
+SETTING_TYPES = ("str", "int", "bool", "secret")
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    """A setting an admin can change on the settings page; ``secret`` is never shown back."""
+
+    name: str
+    label: str
+    type: str = "str"
+    default: str | int | bool | None = None
+    help: str = ""
+    addon: str = ""
