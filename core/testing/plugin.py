@@ -1,0 +1,178 @@
+"""Pytest fixtures for Vitrylo and partner addons (registered through the ``pytest11``
+entry point, so ``pip install vitrylo[test]`` makes them available everywhere).
+
+- ``vitrylo_addons``: the addons to install; override it in your ``conftest.py``.
+- ``vitrylo_addon_paths``: extra folders holding addons (for addons not pip-installed).
+- ``vitrylo_app``: a Flask app on a database with those addons, built once per session.
+- ``db_session``: the database session of the app, rolled back after each test.
+- ``client``: a test client of that app; ``login(...)``: a client signed in as a new user
+  holding the given permissions.
+- ``make_kernel``: a kernel on a brand-new database, for tests that install and uninstall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.kernel import Kernel
+from core.models import Group, GroupPermission, User, UserGroup
+from core.security import hash_password
+from core.testing.databases import drop_database, fresh_database_url
+
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def vitrylo_addons() -> Sequence[str]:
+    """The addons the shared test app installs: every bundled free addon by default."""
+    return ("crm_base",)
+
+
+@pytest.fixture(scope="session")
+def vitrylo_addon_paths() -> Sequence[Path]:
+    """Folders with extra addons to discover (besides bundled and pip-installed ones)."""
+    return ()
+
+
+def _settings(tmp: Path, url: str, addon_paths: Sequence[Path], **extra: Any) -> Settings:
+    return Settings.from_env(
+        env={}, instance_path=str(tmp / "instance"), database_url=url,
+        secret_key="test-secret-key", addons_path=os.pathsep.join(map(str, addon_paths)),
+        **extra,
+    )
+
+
+@pytest.fixture(scope="session")
+def _vitrylo_db(
+    tmp_path_factory: pytest.TempPathFactory,
+    vitrylo_addons: Sequence[str],
+    vitrylo_addon_paths: Sequence[Path],
+) -> Iterator[Kernel]:
+    tmp = tmp_path_factory.mktemp("vitrylo")
+    url = fresh_database_url(tmp)
+    kernel = Kernel(_settings(tmp, url, vitrylo_addon_paths))
+    kernel.manager.init_core()
+    kernel.manager.install(vitrylo_addons)
+    kernel.refresh()
+    yield kernel
+    kernel.db.dispose()
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def vitrylo_app(_vitrylo_db: Kernel) -> Flask:
+    """The app over the shared test database (don't install or uninstall addons with it)."""
+    from core.app import create_app
+
+    app = create_app(_vitrylo_db.settings, kernel=_vitrylo_db)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture
+def db_session(vitrylo_app: Flask, _vitrylo_db: Kernel) -> Iterator[Session]:
+    """The app's session, bound to a transaction rolled back when the test ends.
+
+    Commits inside the app become savepoints, so views behave as in production while
+    nothing a test writes is left for the next test.
+    """
+    db = _vitrylo_db.db
+    connection = db.engine.connect()
+    outer = connection.begin()
+    db.session.remove()
+    db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield db.session()
+    finally:
+        db.session.remove()
+        db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(vitrylo_app: Flask, db_session: Session) -> FlaskClient:
+    return vitrylo_app.test_client()
+
+
+def csrf_token(app: Flask, client: FlaskClient) -> str:
+    """A valid CSRF token for ``client``'s session (the value Flask-WTF would render)."""
+    with client.session_transaction() as sess:
+        if "csrf_token" not in sess:
+            sess["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324
+        raw = sess["csrf_token"]
+    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+def create_user(
+    session: Session, login: str, permissions: Sequence[str] = (), superuser: bool = False
+) -> User:
+    """A user in a group of their own holding ``permissions``."""
+    user = User(login=login, name=login.title(), is_superuser=superuser,
+                password_hash=hash_password(TEST_PASSWORD))
+    session.add(user)
+    session.flush()
+    if permissions:
+        group = Group(name=f"group of {login}")
+        session.add(group)
+        session.flush()
+        session.add_all(GroupPermission(group_id=group.id, permission=p) for p in permissions)
+        session.add(UserGroup(user_id=user.id, group_id=group.id))
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def login(vitrylo_app: Flask, db_session: Session) -> Callable[..., FlaskClient]:
+    """``login(["crm_base.counterparty.read"])`` → a client signed in as a new user."""
+    counter = iter(range(1, 10_000))
+
+    def make(permissions: Sequence[str] = (), superuser: bool = False,
+             login_name: str | None = None) -> FlaskClient:
+        name = login_name or f"user{next(counter)}"
+        create_user(db_session, name, permissions, superuser)
+        c = vitrylo_app.test_client()
+        response = c.post("/login", data={"login": name, "password": TEST_PASSWORD,
+                                          "csrf_token": csrf_token(vitrylo_app, c)})
+        assert response.status_code == 302, response.data
+        c.user_login = name  # type: ignore[attr-defined]
+        return c
+
+    return make
+
+
+@pytest.fixture
+def make_kernel(
+    tmp_path: Path, vitrylo_addon_paths: Sequence[Path]
+) -> Iterator[Callable[..., Kernel]]:
+    """``make_kernel(["crm_base"])`` → a kernel on a new database with those addons."""
+    made: list[tuple[Kernel, str]] = []
+
+    def make(addons: Sequence[str] = (), addon_paths: Sequence[Path] | None = None,
+             url: str | None = None, **settings: Any) -> Kernel:
+        db_url = url or fresh_database_url(tmp_path)
+        paths = vitrylo_addon_paths if addon_paths is None else addon_paths
+        kernel = Kernel(_settings(tmp_path, db_url, paths, **settings))
+        kernel.manager.init_core()
+        if addons:
+            kernel.manager.install(addons)
+        kernel.refresh()
+        made.append((kernel, db_url if url is None else ""))
+        return kernel
+
+    yield make
+    for kernel, url in made:
+        kernel.db.dispose()
+        if url:
+            drop_database(url)
