@@ -99,13 +99,24 @@ class AddonManager:
                     result[name] = (row.version, info.manifest.version)
         return result
 
+    def migration_scope(self, session: Session, *names: str) -> dict[str, AddonInfo]:
+        """The addons whose revisions Alembic must see: those with data here, ``names``, and
+        their dependencies. An unrelated addon on disk (even a broken one) stays out."""
+        wanted = set(self.rows(session)) | set(names)
+        closure = set(wanted)
+        for name in wanted:
+            closure |= depgraph.all_dependencies(name, self.available)
+        return {n: self.available[n] for n in sorted(closure) if n in self.available}
+
     # -- the core itself ----------------------------------------------------------------
 
     def init_core(self) -> None:
         """Create (or bring up to date) the kernel's own tables."""
         with write_intent(), self.db.engine.connect() as conn, conn.begin():
-            migrate.upgrade_branch(conn, self.available, migrate.CORE_BRANCH)
             session = Session(bind=conn)
+            has_state = inspect(conn).has_table(InstalledAddon.__tablename__)
+            scope = self.migration_scope(session) if has_state else {}
+            migrate.upgrade_branch(conn, scope, migrate.CORE_BRANCH)
             if session.get(StateCounter, ADDONS_COUNTER) is None:
                 session.add(StateCounter(key=ADDONS_COUNTER, value=0))
             self._sync_permissions(session, "core")
@@ -148,8 +159,8 @@ class AddonManager:
     def _install_one(self, name: str, *, demo: bool) -> None:
         info = self.available[name]
         with write_intent(), self.db.engine.connect() as conn, conn.begin():
-            migrate.upgrade_branch(conn, self.available, name)
             session = Session(bind=conn)
+            migrate.upgrade_branch(conn, self.migration_scope(session, name), name)
             row = session.get(InstalledAddon, name)
             first_time = row is None
             if row is None:
@@ -262,8 +273,8 @@ class AddonManager:
         order = depgraph.uninstall_order(plan.addons, self.available)
         for name in order:
             with write_intent(), self.db.engine.connect() as conn, conn.begin():
-                migrate.downgrade_branch(conn, self.available, name)
                 session = Session(bind=conn)
+                migrate.downgrade_branch(conn, self.migration_scope(session), name)
                 session.execute(delete(Permission).where(Permission.addon == name))
                 session.execute(delete(InstalledAddon).where(InstalledAddon.name == name))
                 bump_counter(session)

@@ -92,12 +92,13 @@ def uninstall_order(names: Iterable[str], available: Mapping[str, AddonInfo]) ->
     forward = install_order(names, {n: available[n] for n in names if n in available} | {
         dep: available[dep]
         for n in names
-        for dep in _all_deps(n, available)
+        for dep in all_dependencies(n, available)
     })
     return [n for n in reversed(forward) if n in names]
 
 
-def _all_deps(name: str, available: Mapping[str, AddonInfo]) -> set[str]:
+def all_dependencies(name: str, available: Mapping[str, AddonInfo]) -> set[str]:
+    """Every addon ``name`` depends on, directly or not (those available)."""
     seen: set[str] = set()
     stack = [name]
     while stack:
