@@ -52,7 +52,7 @@ class Settings:
             if name in overrides and overrides[name] is not None:
                 return overrides[name]
             env_name = f"VITRYLO_{name.upper()}"
-            if env_name in env:
+            if env.get(env_name, "").strip():  # an empty variable counts as unset
                 return env[env_name]
             return file_values.get(name, default)
 
