@@ -8,10 +8,10 @@ from typing import Any
 from flask import Flask, abort, g, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException
 
 from core.config import Settings
-from core.db import set_write_intent
+from core.db import reset_write_intent, set_write_intent
 from core.hooktypes import MenuItem
 from core.kernel import Kernel
 from core.models import User
@@ -21,6 +21,10 @@ from core.web import babel, csrf, login_manager
 log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGES = ("uk", "en")
+
+
+class ReadOnlyAddon(Forbidden):
+    """A change to an addon's data that the licence no longer allows (its data stays)."""
 
 
 def create_app(settings: Settings | None = None, kernel: Kernel | None = None, **overrides: Any) -> Flask:
@@ -66,15 +70,19 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
         if addon and not kernel.is_enabled(addon):
             abort(404)
         if addon in snapshot.read_only and request.method not in SAFE_METHODS:
-            abort(403, description=_("This addon is read-only: the licence does not cover it."))
+            raise ReadOnlyAddon(_("This addon is read-only: the licence does not cover it."))
 
     @app.teardown_request
     def _cleanup(_exc: BaseException | None) -> None:
         kernel.db.session.remove()
+        token = g.pop("write_token", None)
+        if token is not None:
+            reset_write_intent(token)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return render_template("core/error.html", error=exc), exc.code or 500
+        message = exc.description if isinstance(exc, ReadOnlyAddon) else None
+        return render_template("core/error.html", error=exc, message=message), exc.code or 500
 
     @app.errorhandler(Exception)
     def _server_error(exc: Exception):  # type: ignore[no-untyped-def]

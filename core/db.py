@@ -81,6 +81,11 @@ def set_write_intent(value: bool) -> contextvars.Token[bool]:
     return _write_intent.set(value)
 
 
+def reset_write_intent(token: contextvars.Token[bool]) -> None:
+    """Undo :func:`set_write_intent` at the end of the request."""
+    _write_intent.reset(token)
+
+
 class Database:
     """An engine and the scoped session the app and the CLI share."""
 
