@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, abort, g, render_template, request
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="uk",
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        BABEL_TRANSLATION_DIRECTORIES=";".join(_translation_dirs(kernel)),
     )
     app.config.update({k.upper(): v for k, v in settings.extra.items() if k.isupper()})
     app.extensions["vitrylo"] = kernel
@@ -99,6 +101,14 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
     for addon, command in kernel.hooks.cli_commands(all_addons=True):
         app.cli.add_command(command)
     return app
+
+
+def _translation_dirs(kernel: Kernel) -> list[str]:
+    """The core's catalog and every addon's ``translations/`` folder (Flask-Babel merges them)."""
+    dirs = [str(Path(__file__).resolve().parent / "translations")]
+    dirs += [str(i.path / "translations") for i in kernel.available.values()
+             if (i.path / "translations").is_dir()]
+    return dirs
 
 
 def _select_locale() -> str:

@@ -12,11 +12,15 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from core.addons import AddonError, bump_counter
 from core.config import ConfigError, Settings, write_instance_config
 from core.depgraph import DependencyError
+from core.facade import HookError
 from core.kernel import Kernel
+from core.loader import DiscoveryError
+from core.plugins import AddonLoadError
 from core.licensing import LicenseError, generate_keypair, issue, verify
 from core.licenses import install_license
 from core.manifest import ManifestError
@@ -24,6 +28,11 @@ from core.models import ADDON_INSTALLED, User
 from core.security import PasswordError, hash_password
 
 DEMO_KEY = "demo-license-key"
+# What can go wrong while starting the kernel, each with a message fit for the console.
+KERNEL_ERRORS = (
+    AddonLoadError, ArgumentError, DependencyError, DiscoveryError, HookError, LicenseError,
+    ManifestError, NoSuchModuleError, OperationalError,
+)
 
 
 class Context:
@@ -44,9 +53,9 @@ class Context:
         if self._kernel is None:
             try:
                 self._kernel = Kernel(self.settings)
-            except (ManifestError, DependencyError, LicenseError) as exc:
+                self._kernel.manager.init_core()
+            except KERNEL_ERRORS as exc:
                 raise click.ClickException(str(exc)) from exc
-            self._kernel.manager.init_core()
         return self._kernel
 
 

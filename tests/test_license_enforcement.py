@@ -99,10 +99,10 @@ def test_tampered_licence_makes_the_addon_read_only_and_keeps_its_data(setup):
     page = client.get(f"/{paid}/items")
     assert page.status_code == 200
     home = client.get("/").get_data(as_text=True)
-    assert "Read-only until the licence covers them" in home
+    assert "Лише для читання, доки ліцензія їх не покриває" in home
     refused = client.post(f"/{paid}/items", data={"csrf_token": token})
     assert refused.status_code == 403
-    assert "read-only" in refused.get_data(as_text=True)
+    assert "лише для читання" in refused.get_data(as_text=True)
     assert kernel.snapshot.read_only == frozenset({paid})
     with kernel.db.session_factory() as s:
         assert s.execute(text(f"SELECT title FROM {paid}_item")).scalar_one() == "precious"

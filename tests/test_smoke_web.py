@@ -25,7 +25,7 @@ def test_login_with_bad_password_is_refused(vitrylo_app, client, login):
     response = client.post(
         "/login", data={"login": "alice", "password": "wrong-password", "csrf_token": token}
     )
-    assert "Wrong login or password" in response.get_data(as_text=True)
+    assert "Неправильний логін або пароль" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
 
 
@@ -34,3 +34,16 @@ def test_post_without_csrf_token_is_refused(client, login):
     response = client.post("/login", data={"login": "carol", "password": "correct-horse-battery"})
     assert response.status_code == 400
     assert client.get("/").status_code == 302
+
+
+def test_pages_speak_the_users_language(client, login):
+    assert "Увійти" in client.get("/login", headers={"Accept-Language": "uk"}).get_data(
+        as_text=True
+    )
+    assert "Sign in" in client.get("/login", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+    reader = login(["crm_base.counterparty.read"])  # users default to Ukrainian
+    page = reader.get("/crm/counterparties").get_data(as_text=True)
+    assert "Контрагенти" in page  # an addon's own catalog
+    assert "Вийти" in page  # the core's catalog, merged
