@@ -6,11 +6,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, g, render_template, request
+from datetime import timedelta
+
+from flask import Flask, Response, abort, current_app, g, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, HTTPException
 
+from core import sessions
 from core.config import Settings
 from core.db import reset_write_intent, set_write_intent
 from core.hooktypes import MenuItem
@@ -20,6 +23,11 @@ from core.security import LoginUser, has_permission
 from core.web import babel, csrf, login_manager
 
 log = logging.getLogger(__name__)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGES = ("uk", "en")
 
@@ -38,6 +46,8 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        SESSION_COOKIE_NAME="vitrylo_session",
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="uk",
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
@@ -61,8 +71,33 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
 
     @login_manager.user_loader
     def load_user(user_id: str) -> LoginUser | None:
-        user = kernel.db.session.get(User, int(user_id))
-        return LoginUser(user) if user is not None and user.active else None
+        """A user only while their server-side session lives (see :mod:`core.sessions`).
+
+        login_manager is one object per process: use the kernel of the app serving this
+        request, not that of the app created last."""
+        k: Kernel = current_app.extensions["vitrylo"]
+        cfg = k.settings
+        db = k.db.session()
+        user = db.get(User, int(user_id))
+        sid = session.get("sid", "")
+        if user is None or not user.active:
+            return None
+        idle = timedelta(minutes=cfg.session_idle_minutes)
+        lifetime = timedelta(hours=cfg.session_lifetime_hours)
+        if not sessions.validate(db, sid, user.id, idle, lifetime):
+            session.clear()
+            return None
+        return LoginUser(user, sid)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response
 
     @app.before_request
     def _gate() -> None:

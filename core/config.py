@@ -37,6 +37,9 @@ class Settings:
     addons_paths: tuple[Path, ...] = ()
     trusted_keys: tuple[Path, ...] = ()
     debug: bool = False
+    https: bool = False
+    session_idle_minutes: int = 60
+    session_lifetime_hours: int = 12
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -78,8 +81,23 @@ class Settings:
             addons_paths=tuple(Path(str(p)).resolve() for p in paths_value),  # type: ignore[union-attr]
             trusted_keys=trusted,
             debug=_truthy(pick("debug", False)),  # type: ignore[arg-type]
+            https=_truthy(pick("https", False)),  # type: ignore[arg-type]
+            session_idle_minutes=_positive_int(pick("session_idle_minutes", 60),
+                                               "session_idle_minutes"),
+            session_lifetime_hours=_positive_int(pick("session_lifetime_hours", 12),
+                                                 "session_lifetime_hours"),
             extra={k: v for k, v in overrides.items() if k not in cls.__dataclass_fields__},
         )
+
+
+def _positive_int(value: object, name: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"VITRYLO_{name.upper()} must be a whole number above 0, not {value!r}")
+    return number
 
 
 def _read_instance_file(instance: Path) -> dict[str, object]:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from core import audit  # noqa: F401 - registers the audit listener for every session
 from core.addons import ADDONS_COUNTER, AddonManager
 from core.config import Settings
 from core.db import Database

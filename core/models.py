@@ -91,7 +91,6 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic locking
 

@@ -1,40 +1,58 @@
-"""Who the user is and what they may do: password hashing, rights, the view decorator.
+"""Who the user is and what they may do: passwords, rights, record scopes, the view guard.
 
 Every view of the core and of every addon is wrapped in :func:`require` (or marked
-:func:`public`); the contract test fails for a route that is neither.
+:func:`public`); the contract test fails for a route that is neither. Views that show one
+record load it with :func:`get_scoped_or_404`, so a record outside the user's scope answers
+404 exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, g
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from core.models import GroupPermission, User, UserGroup
+from core.models import SCOPES, GroupImplied, GroupPermission, GroupScope, User, UserGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 MIN_PASSWORD_LENGTH = 10
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common_passwords.txt"
 _hasher = PasswordHasher()
 
 
 class PasswordError(ValueError):
-    """A password that cannot be accepted; the message says why."""
+    """A password that cannot be accepted; the message says why (translated)."""
 
 
-def check_password_policy(password: str) -> None:
+def _common_passwords() -> frozenset[str]:
+    if "_common" not in globals():
+        words = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").split()
+        globals()["_common"] = frozenset(w.strip().lower() for w in words)
+    return globals()["_common"]  # type: ignore[no-any-return]
+
+
+def check_password_policy(password: str, login: str = "") -> None:
+    """At least 10 characters, not one of the most common passwords, not the login."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordError(str(_l("The password must have at least %(n)s characters.",
+                                   n=MIN_PASSWORD_LENGTH)))
+    lowered = password.lower()
+    if lowered in _common_passwords() or (login and login.lower() in lowered):
+        raise PasswordError(str(_l("This password is too easy to guess; choose another.")))
 
 
-def hash_password(password: str) -> str:
-    check_password_policy(password)
+def hash_password(password: str, login: str = "") -> str:
+    check_password_policy(password, login)
     return _hasher.hash(password)
 
 
@@ -48,12 +66,14 @@ def verify_password(password_hash: str, password: str) -> bool:
 class LoginUser(UserMixin):
     """The signed-in user as Flask-Login sees it (a plain copy, safe outside a session)."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, session_id: str = "") -> None:
         self.id = user.id
         self.login = user.login
         self.name = user.name or user.login
         self.is_superuser = user.is_superuser
         self.language = user.language
+        self.team_id = user.team_id
+        self.session_id = session_id
         self._active = user.active
 
     @property
@@ -61,27 +81,65 @@ class LoginUser(UserMixin):
         return self._active
 
 
-def user_permissions(session: Session, user_id: int) -> frozenset[str]:
-    """The union of the rights of the user's groups."""
-    rows = session.scalars(
-        select(GroupPermission.permission)
-        .join(UserGroup, UserGroup.group_id == GroupPermission.group_id)
-        .where(UserGroup.user_id == user_id)
-    )
-    return frozenset(rows)
+@dataclass(frozen=True)
+class Rights:
+    """A user's rights: permissions and, per subject, the widest record scope."""
+
+    permissions: frozenset[str] = frozenset()
+    scopes: dict[str, str] = field(default_factory=dict)
+    superuser: bool = False
+
+    def has(self, permission: str | None) -> bool:
+        return self.superuser or permission is None or permission in self.permissions
+
+    def scope(self, subject: str) -> str:
+        """``all``, ``team`` or ``own`` (the default when no group says otherwise)."""
+        return "all" if self.superuser else self.scopes.get(subject, "own")
+
+
+def group_closure(session: Session, group_ids: set[int]) -> set[int]:
+    """The groups plus every group they imply, directly or not (cycles are harmless)."""
+    seen = set(group_ids)
+    frontier = set(group_ids)
+    while frontier:
+        implied = set(session.scalars(
+            select(GroupImplied.implied_id).where(GroupImplied.group_id.in_(frontier))))
+        frontier = implied - seen
+        seen |= frontier
+    return seen
+
+
+def user_rights(session: Session, user_id: int, superuser: bool = False) -> Rights:
+    """The union of the rights of the user's groups (and the groups those imply)."""
+    direct = set(session.scalars(select(UserGroup.group_id).where(UserGroup.user_id == user_id)))
+    groups = group_closure(session, direct)
+    if not groups:
+        return Rights(superuser=superuser)
+    perms = frozenset(session.scalars(
+        select(GroupPermission.permission).where(GroupPermission.group_id.in_(groups))))
+    scopes: dict[str, str] = {}
+    for subject, scope in session.execute(
+        select(GroupScope.subject, GroupScope.scope).where(GroupScope.group_id.in_(groups))
+    ):
+        if SCOPES.index(scope) > SCOPES.index(scopes.get(subject, "own")):
+            scopes[subject] = scope
+    return Rights(perms, scopes, superuser)
+
+
+def current_rights() -> Rights:
+    """The signed-in user's rights, computed once per request."""
+    if not current_user.is_authenticated:
+        return Rights()
+    if "vitrylo_rights" not in g:
+        from core.web import db_session
+
+        g.vitrylo_rights = user_rights(db_session(), current_user.id, current_user.is_superuser)
+    return g.vitrylo_rights  # type: ignore[no-any-return]
 
 
 def has_permission(permission: str | None) -> bool:
     """Whether the current user holds ``permission`` (``None`` = any signed-in user)."""
-    if not current_user.is_authenticated:
-        return False
-    if permission is None or current_user.is_superuser:
-        return True
-    if "vitrylo_permissions" not in g:
-        from core.web import db_session
-
-        g.vitrylo_permissions = user_permissions(db_session(), current_user.id)
-    return permission in g.vitrylo_permissions
+    return current_user.is_authenticated and current_rights().has(permission)
 
 
 def require(permission: str | None) -> Callable[[F], F]:
@@ -95,6 +153,9 @@ def require(permission: str | None) -> Callable[[F], F]:
 
                 return login_manager.unauthorized()
             if not has_permission(permission):
+                from core.audit import record_denied
+
+                record_denied(permission)
                 abort(403)
             return view(*args, **kwargs)
 
@@ -108,3 +169,36 @@ def public(view: F) -> F:
     """Mark a view that anyone may open (the login page); the contract test accepts it."""
     view.vitrylo_public = True  # type: ignore[attr-defined]
     return view
+
+
+def scope_filter(
+    stmt: Select[Any], subject: str, owner: InstrumentedAttribute[Any]
+) -> Select[Any]:
+    """Restrict ``stmt`` to the records of ``subject`` the current user may reach.
+
+    ``owner`` is the column holding the responsible user's id (e.g. ``Deal.manager_id``).
+    """
+    scope = current_rights().scope(subject)
+    if scope == "all":
+        return stmt
+    if scope == "team" and current_user.team_id is not None:
+        members = select(User.id).where(User.team_id == current_user.team_id)
+        return stmt.where(or_(owner.in_(members), owner == current_user.id))
+    if not current_user.is_authenticated:
+        return stmt.where(false())
+    return stmt.where(owner == current_user.id)
+
+
+def get_scoped_or_404(
+    model: type[Any], record_id: Any, subject: str, owner: InstrumentedAttribute[Any] | None
+) -> Any:
+    """Load one record the current user may reach, or answer 404 (never 403: no probing)."""
+    from core.web import db_session
+
+    stmt = select(model).where(model.id == record_id)
+    if owner is not None:
+        stmt = scope_filter(stmt, subject, owner)
+    record = db_session().scalars(stmt).first()
+    if record is None:
+        abort(404)
+    return record

@@ -88,6 +88,7 @@ def test_tampered_licence_makes_the_addon_read_only_and_keeps_its_data(setup):
     token = csrf_token(app, client)
     client.post("/login", data={"login": "manager", "password": "correct-horse-battery",
                                 "csrf_token": token})
+    token = csrf_token(app, client)  # signing in starts a new session
     assert client.post(f"/{paid}/items", data={"csrf_token": token}).status_code == 200
 
     with kernel.db.transaction() as s:  # someone edits the stored licence by hand

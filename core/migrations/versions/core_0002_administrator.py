@@ -30,7 +30,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("team_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("totp_secret", sa.String(64), nullable=True))
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
-        batch.add_column(sa.Column("last_login_at", TZ, nullable=True))
         batch.create_foreign_key(
             op.f("fk_core_user_team_id_core_team"), "core_team", ["team_id"], ["id"],
             ondelete="SET NULL",
@@ -126,6 +125,6 @@ def downgrade() -> None:
     with op.batch_alter_table("core_user") as batch:
         batch.drop_index(op.f("ix_core_user_team_id"))
         batch.drop_constraint(op.f("fk_core_user_team_id_core_team"), type_="foreignkey")
-        for col in ("last_login_at", "version", "totp_secret", "team_id", "phone"):
+        for col in ("version", "totp_secret", "team_id", "phone"):
             batch.drop_column(col)
     op.drop_table("core_team")

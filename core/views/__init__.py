@@ -1,0 +1,1 @@
+"""The core's own pages: sign-in and account (``auth``), administration (``admin``)."""
