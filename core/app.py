@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
 
     @app.teardown_request
     def _cleanup(_exc: BaseException | None) -> None:
-        kernel.db.session.remove()
+        kernel.db.end_request()
         token = g.pop("write_token", None)
         if token is not None:
             reset_write_intent(token)

@@ -94,6 +94,12 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.session: scoped_session[Session] = scoped_session(self.session_factory)
+        self.pinned = False  # set by the test kit: one session spans the test's requests
+
+    def end_request(self) -> None:
+        """Release the request's session (unless a test pinned it to see its objects)."""
+        if not self.pinned:
+            self.session.remove()
 
     @property
     def is_sqlite(self) -> bool:

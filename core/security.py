@@ -51,6 +51,12 @@ def check_password_policy(password: str, login: str = "") -> None:
         raise PasswordError(str(_l("This password is too easy to guess; choose another.")))
 
 
+def use_cheap_hashing() -> None:
+    """Argon2 with the smallest cost, for test suites only (same algorithm, less memory)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 def hash_password(password: str, login: str = "") -> str:
     check_password_policy(password, login)
     return _hasher.hash(password)

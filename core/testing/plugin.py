@@ -33,6 +33,13 @@ from core.testing.databases import drop_database, fresh_database_url
 TEST_PASSWORD = "correct-horse-battery"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests create many users: hash their passwords with argon2's cheapest settings."""
+    from core.security import use_cheap_hashing
+
+    use_cheap_hashing()
+
+
 @pytest.fixture(scope="session")
 def vitrylo_addons() -> Sequence[str]:
     """The addons the shared test app installs: every bundled free addon by default."""
@@ -92,9 +99,11 @@ def db_session(vitrylo_app: Flask, _vitrylo_db: Kernel) -> Iterator[Session]:
     outer = connection.begin()
     db.session.remove()
     db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
+    db.pinned = True
     try:
         yield db.session()
     finally:
+        db.pinned = False
         db.session.remove()
         db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
         outer.rollback()
