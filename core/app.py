@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
     for addon, bp in kernel.hooks.blueprints(all_addons=True):
         app.register_blueprint(bp)
         blueprint_addon[bp.name] = addon
+    app.jinja_env.filters["fromjson"] = _from_json
     for extras in kernel.hooks.jinja_setup(all_addons=True):
         app.jinja_env.filters.update(extras.filters)
         app.jinja_env.globals.update(extras.globals)
@@ -136,6 +138,14 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
     for addon, command in kernel.hooks.cli_commands(all_addons=True):
         app.cli.add_command(command)
     return app
+
+
+def _from_json(text: str) -> Any:
+    """Template filter for JSON columns (the audit's changes); bad JSON shows as nothing."""
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return {}
 
 
 def _translation_dirs(kernel: Kernel) -> list[str]:

@@ -58,8 +58,8 @@ def _row(table: str, action: str, key: str, changes: dict[str, Any]) -> dict[str
 
 
 def _key(obj: Any) -> str:
-    identity = inspect(obj).identity
-    return "/".join(str(v) for v in identity) if identity else ""
+    values = inspect(obj).mapper.primary_key_from_instance(obj)
+    return "/".join("" if v is None else str(v) for v in values)
 
 
 def _columns(obj: Any) -> list[Any]:
