@@ -24,6 +24,7 @@ from core.plugins import AddonLoadError
 from core.licensing import LicenseError, generate_keypair, issue, verify
 from core.licenses import install_license
 from core.manifest import ManifestError
+from core.migrate import MigrationError
 from core.models import ADDON_INSTALLED, User
 from core.security import PasswordError, hash_password
 
@@ -31,7 +32,7 @@ DEMO_KEY = "demo-license-key"
 # What can go wrong while starting the kernel, each with a message fit for the console.
 KERNEL_ERRORS = (
     AddonLoadError, ArgumentError, DependencyError, DiscoveryError, HookError, LicenseError,
-    ManifestError, NoSuchModuleError, OperationalError,
+    ManifestError, MigrationError, NoSuchModuleError, OperationalError,
 )
 
 
@@ -66,6 +67,9 @@ class VitryloGroup(click.Group):
     """Adds the CLI commands contributed by enabled addons (cli_commands hook)."""
 
     def _addon_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        settings = Settings.from_env()
+        if not settings.instance_path.is_dir():  # not set up yet: only the core's commands
+            return {}
         try:
             kernel = ctx.ensure_object(Context).kernel
             kernel.refresh()
@@ -130,6 +134,9 @@ def init(ctx: Context, demo: bool, admin_login: str) -> None:
                              password_hash=hash_password(password)))
             click.echo(f"Admin account: login '{admin_login}', password '{password}' "
                        "(shown once: write it down)")
+        else:
+            click.echo(f"Admin account '{admin_login}' exists (its password was shown when it "
+                       "was created).")
 
 
 def _demo_licence(ctx: Context, settings: Settings) -> None:
@@ -152,12 +159,14 @@ def _demo_licence(ctx: Context, settings: Settings) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--debug", is_flag=True)
-def serve(host: str, port: int, debug: bool) -> None:
+@click.option("--debug", is_flag=True, help="Debug mode (also VITRYLO_DEBUG=1).")
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, debug: bool) -> None:
     """Serve the web app (development server; use gunicorn core.wsgi:app in production)."""
     from core.app import create_app
 
-    app = create_app()
+    app = create_app(kernel=ctx.kernel, settings=ctx.kernel.settings)
+    debug = debug or ctx.kernel.settings.debug
     click.echo(f"Vitrylo on http://{host}:{port}")
     app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
 
@@ -205,7 +214,7 @@ def addons_list(ctx: Context) -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--demo", is_flag=True, help="Load demo data too.")
 @pass_ctx
-@_fail_on(AddonError)
+@_fail_on(AddonError, MigrationError)
 def addons_install(ctx: Context, names: tuple[str, ...], demo: bool) -> None:
     """Install addons with their dependencies."""
     done = ctx.kernel.manager.install(names, demo=demo)
@@ -215,7 +224,7 @@ def addons_install(ctx: Context, names: tuple[str, ...], demo: bool) -> None:
 @addons.command("upgrade")
 @click.argument("names", nargs=-1)
 @pass_ctx
-@_fail_on(AddonError)
+@_fail_on(AddonError, MigrationError)
 def addons_upgrade(ctx: Context, names: tuple[str, ...]) -> None:
     """Run migrations of installed addons whose code is newer (all of them by default)."""
     done = ctx.kernel.manager.upgrade(names or None)
@@ -237,7 +246,7 @@ def addons_uninstall(ctx: Context, names: tuple[str, ...], with_dependents: bool
 @click.argument("names", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Drop without asking.")
 @pass_ctx
-@_fail_on(AddonError)
+@_fail_on(AddonError, MigrationError)
 def addons_purge(ctx: Context, names: tuple[str, ...], yes: bool) -> None:
     """Drop the data of uninstalled addons for good (shows what first)."""
     plan = ctx.kernel.manager.plan_purge(names)
@@ -258,7 +267,7 @@ def db() -> None:
 
 @db.command("upgrade")
 @pass_ctx
-@_fail_on(AddonError)
+@_fail_on(AddonError, MigrationError)
 def db_upgrade(ctx: Context) -> None:
     """Bring the core and every installed addon to its newest schema."""
     done = ctx.kernel.manager.upgrade()
@@ -384,3 +393,10 @@ def user_create(ctx: Context, login: str, name: str, email: str, superuser: bool
         session.add(User(login=login, name=name, email=email, is_superuser=superuser,
                          password_hash=hash_password(password)))
     click.echo(f"User '{login}' created.")
+
+
+# -- addon authors: `vitrylo addon new NAME` (core/scaffold.py) --------------------------
+
+from core.scaffold import addon as _addon_authoring  # noqa: E402
+
+main.add_command(_addon_authoring)

@@ -111,12 +111,17 @@ def _read_instance_file(instance: Path) -> dict[str, object]:
 
 
 def _instance_secret(instance: Path) -> str:
-    """A secret key kept in the instance folder, so sessions survive a restart."""
+    """A secret key kept in the instance folder, so sessions survive a restart.
+
+    Reading the settings never creates the instance folder (``vitrylo --help`` must leave
+    no trace); without one the key lives only as long as the process.
+    """
     path = instance / "secret_key"
     if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    instance.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
+    if not instance.is_dir():
+        return value
     path.write_text(value, encoding="utf-8")
     path.chmod(0o600)
     return value

@@ -8,6 +8,7 @@ them, so an install or uninstall shows up everywhere without a restart.
 from __future__ import annotations
 
 import threading
+from datetime import date
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ class Snapshot:
     versions: dict[str, str] = field(default_factory=dict)
     license: LicenseState = LicenseState("none")
     read_only: frozenset[str] = frozenset()
+    checked_on: date | None = None  # licences expire by the calendar, not by a counter
 
 
 class Kernel:
@@ -74,7 +76,9 @@ class Kernel:
             except (OperationalError, ProgrammingError):  # not initialised yet
                 session.rollback()
                 return self._snapshot
-            if counter is None or counter == self._snapshot.counter:
+            if counter is None or (
+                counter == self._snapshot.counter and self._snapshot.checked_on == date.today()
+            ):
                 return self._snapshot
             with self._lock:
                 rows = session.scalars(select(InstalledAddon)).all()
@@ -87,7 +91,8 @@ class Kernel:
                     if self.available[n].manifest.commercial and not lic.covers(n)
                 )
                 self._snapshot = Snapshot(
-                    counter, enabled, {r.name: r.version for r in rows}, lic, read_only
+                    counter, enabled, {r.name: r.version for r in rows}, lic, read_only,
+                    date.today(),
                 )
             return self._snapshot
         finally:

@@ -36,7 +36,8 @@ def test_init_demo_installs_addons_creates_admin_and_demo_licence(run):
     match = re.search(r"login 'admin', password '([^']+)'", first.output)
     assert match and len(match.group(1)) >= 10
     again = run("init", "--demo")
-    assert again.exit_code == 0 and "password" not in again.output
+    assert again.exit_code == 0 and "password '" not in again.output
+    assert "Admin account 'admin' exists" in again.output
     shown = run("license", "show")
     assert shown.exit_code == 0 and "[DEMO]" in shown.output and "addons: *" in shown.output
     listing = run("addons", "list")
