@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
 from sqlalchemy.engine import Connection
 
 from core.loader import AddonInfo
@@ -40,27 +41,65 @@ def has_branch(cfg: Config, label: str) -> bool:
     return any(label in rev.branch_labels for rev in script.walk_revisions())
 
 
+class MigrationError(Exception):
+    """The database holds revisions of addons whose code this process does not have."""
+
+
+def _applied(connection: Connection, script: ScriptDirectory) -> tuple[set[str], list[str]]:
+    """Revisions applied in this database (the version table's heads and all below them),
+    and the heads no script here describes: those of an addon whose package is gone (or
+    left out in safe mode), whose data and version row are kept and left alone."""
+    known, unknown = [], []
+    for head in MigrationContext.configure(connection).get_current_heads():
+        try:
+            script.revision_map.get_revision(head)
+        except ResolutionError:
+            unknown.append(head)
+        else:
+            known.append(head)
+    applied = (
+        {r.revision for r in script.iterate_revisions(tuple(known), "base")} if known else set()
+    )
+    return applied, unknown
+
+
+def _missing_code(label: str, unknown: list[str]) -> MigrationError:
+    return MigrationError(
+        f"cannot migrate '{label}': the database has revisions {', '.join(unknown)} of "
+        "addons whose code is not available here; reinstall their packages (or leave safe "
+        "mode) first"
+    )
+
+
 def upgrade_branch(connection: Connection, addons: Mapping[str, AddonInfo], label: str) -> None:
     """Bring the branch ``label`` (and the branches it depends on) to its head."""
     cfg = alembic_config(addons, connection)
-    if has_branch(cfg, label):
-        command.upgrade(cfg, f"{label}@head")
+    if not has_branch(cfg, label):
+        return
+    script = ScriptDirectory.from_config(cfg)
+    applied, unknown = _applied(connection, script)
+    if all(rev.revision in applied for rev in script.get_revisions(f"{label}@heads")):
+        return  # at its head already: nothing to ask Alembic (which fails on unknown heads)
+    if unknown:
+        raise _missing_code(label, unknown)
+    command.upgrade(cfg, f"{label}@head")
 
 
 def downgrade_branch(connection: Connection, addons: Mapping[str, AddonInfo], label: str) -> None:
     """Take the branch ``label`` down to nothing: its migrations drop its tables."""
     cfg = alembic_config(addons, connection)
     if has_branch(cfg, label) and label in applied_branches(connection, addons):
+        _, unknown = _applied(connection, ScriptDirectory.from_config(cfg))
+        if unknown:
+            raise _missing_code(label, unknown)
         command.downgrade(cfg, f"{label}@base")
 
 
 def applied_branches(connection: Connection, addons: Mapping[str, AddonInfo]) -> set[str]:
     """Branch labels with at least one applied revision in this database."""
-    heads = MigrationContext.configure(connection).get_current_heads()
-    if not heads:
-        return set()
     script = ScriptDirectory.from_config(alembic_config(addons))
+    applied, _ = _applied(connection, script)
     labels: set[str] = set()
-    for rev in script.iterate_revisions(heads, "base"):
-        labels.update(rev.branch_labels)
+    for rev in applied:
+        labels.update(script.get_revision(rev).branch_labels)
     return labels
