@@ -274,6 +274,17 @@ def db_upgrade(ctx: Context) -> None:
     click.echo(f"Upgraded: {', '.join(done)}" if done else "Schema is up to date.")
 
 
+def _add_maintenance_commands() -> None:
+    """``vitrylo db backup|restore|check|optimize`` (AD-3), kept in their own module."""
+    from core.maintenance_cli import COMMANDS
+
+    for command in COMMANDS:
+        db.add_command(command)
+
+
+_add_maintenance_commands()
+
+
 # -- licences ---------------------------------------------------------------------------
 
 
