@@ -10,6 +10,7 @@ from typing import Any
 from datetime import timedelta
 
 from flask import Flask, Response, abort, current_app, g, render_template, request, session
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, HTTPException
@@ -30,7 +31,8 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LANGUAGES = ("uk", "en")
+LANGUAGE_CHOICES = (("uk", "Українська"), ("en", "English"))
+LANGUAGES = tuple(code for code, _label in LANGUAGE_CHOICES)
 
 
 class ReadOnlyAddon(Forbidden):
@@ -133,7 +135,8 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
         snap = kernel.snapshot
         read_only = sorted(kernel.available[n].manifest.label for n in snap.read_only)
         return {"menu": menu_tree(kernel) if current_user.is_authenticated else [],
-                "read_only_addons": read_only, "license_state": snap.license}
+                "read_only_addons": read_only, "license_state": snap.license,
+                "languages": LANGUAGE_CHOICES, "current_locale": lambda: str(get_locale())}
 
     for addon, command in kernel.hooks.cli_commands(all_addons=True):
         app.cli.add_command(command)
@@ -157,8 +160,11 @@ def _translation_dirs(kernel: Kernel) -> list[str]:
 
 
 def _select_locale() -> str:
+    """The user's own language; before sign-in the one they picked, or the browser's."""
     if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
         return current_user.language  # type: ignore[no-any-return]
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]  # type: ignore[no-any-return]
     return request.accept_languages.best_match(LANGUAGES) or "uk"
 
 

@@ -48,11 +48,22 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _unicode_upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # Let SQLAlchemy, not the driver, decide when transactions begin.
         dbapi_conn.isolation_level = None
+        # SQLite's own lower()/upper() only know ASCII: "Ромашка" would never match "ромашка".
+        dbapi_conn.create_function("lower", 1, _unicode_lower, deterministic=True)
+        dbapi_conn.create_function("upper", 1, _unicode_upper, deterministic=True)
         cur = dbapi_conn.cursor()
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")

@@ -12,9 +12,12 @@ from core.hooktypes import MenuItem, PermissionDef
 
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from core.views.auth import bp as auth
+    from core.views.admin_system import bp as admin_system
+    from core.views.admin_users import bp as admin_users
+    from core.views import auth, shell  # noqa: F401 - their routes live on core's blueprint
+    from core.views.base import bp as core_bp
 
-    return [auth]
+    return [core_bp, admin_users, admin_system]
 
 
 @hookimpl
@@ -35,4 +38,17 @@ def permissions() -> list[PermissionDef]:
 
 @hookimpl
 def menu_items() -> list[MenuItem]:
-    return [MenuItem("core.home", _l("Home"), "core.index", order=0)]
+    return [
+        MenuItem("core.home", _l("Home"), "core.index", order=0),
+        MenuItem("core.admin", _l("Administration"), order=900),
+        MenuItem("core.users", _l("Users"), "core_users.users", parent="core.admin",
+                 permission="core.user.read", order=10),
+        MenuItem("core.groups", _l("Groups and rights"), "core_users.groups",
+                 parent="core.admin", permission="core.group.read", order=20),
+        MenuItem("core.addons", _l("Addons and licence"), "core_system.addons",
+                 parent="core.admin", permission="core.addon.read", order=30),
+        MenuItem("core.audit", _l("Audit log"), "core_system.audit", parent="core.admin",
+                 permission="core.audit.read", order=40),
+        MenuItem("core.maintenance", _l("Maintenance"), "core_system.maintenance",
+                 parent="core.admin", permission="core.maintenance.update", order=50),
+    ]

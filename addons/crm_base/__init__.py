@@ -6,7 +6,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.hooktypes import MenuItem, PermissionDef
+from core.hooktypes import DashboardWidget, MenuItem, PermissionDef, SearchResult
 
 
 @hookimpl
@@ -33,3 +33,17 @@ def menu_items() -> list[MenuItem]:
         MenuItem("crm_base.counterparties", _l("Counterparties"), "crm_base.counterparties",
                  parent="crm_base.root", permission="crm_base.counterparty.read"),
     ]
+
+
+@hookimpl
+def global_search(user, query: str, limit: int) -> list[SearchResult]:  # type: ignore[no-untyped-def]
+    from addons.crm_base.search import search_counterparties
+
+    return search_counterparties(user, query, limit)
+
+
+@hookimpl
+def dashboard_widgets(user) -> list[DashboardWidget]:  # type: ignore[no-untyped-def]
+    from addons.crm_base.search import my_counterparties_widget
+
+    return my_counterparties_widget(user)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from flask import (
-    Blueprint,
     abort,
     flash,
     redirect,
@@ -32,9 +31,9 @@ from core.security import (
     require,
     verify_password,
 )
+from core.views.base import bp
 from core.web import db_session
 
-bp = Blueprint("core", __name__)
 PENDING_2FA_SECONDS = 300
 
 
@@ -218,13 +217,3 @@ def account_2fa_disable():  # type: ignore[no-untyped-def]
         db.commit()
         flash(_("Two-factor sign-in is off."), "success")
     return redirect(url_for("core.account"))
-
-
-@bp.route("/")
-@require(None)
-def index():  # type: ignore[no-untyped-def]
-    from core.web import kernel
-
-    k = kernel()
-    addons = [k.available[name] for name in sorted(k.snapshot.enabled)]
-    return render_template("core/index.html", addons=addons)
