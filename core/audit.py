@@ -23,6 +23,7 @@ from core.models import AuditEntry
 
 NOT_AUDITED = frozenset({
     "core_audit", "core_session", "core_login_failure", "core_state", "core_recovery_code",
+    "core_job",
 })
 REDACTED = frozenset({"password_hash", "totp_secret", "code_hash", "content"})
 _actor: contextvars.ContextVar[int | None] = contextvars.ContextVar("audit_actor", default=None)

@@ -218,3 +218,49 @@ class UserGroup(Base):
     group_id: Mapped[int] = mapped_column(
         ForeignKey("core_group.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class Attachment(Base):
+    """A file attached to any record (``subject``/``subject_id``), stored outside the web root.
+
+    The bytes live in the instance folder under ``storage_key``; the row keeps what was
+    checked at upload (type by content, size, checksum).
+    """
+
+    __tablename__ = "core_attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(120), unique=True)
+    uploaded_by: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), default=None
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_core_attachment_subject", "subject", "subject_id"),)
+
+
+class Job(Base):
+    """A long job (import, mass mailing, big export) whose progress the user can watch."""
+
+    __tablename__ = "core_job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(80))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL"), index=True, default=None
+    )
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued/running/done/failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str] = mapped_column(Text, default="")  # JSON: what the job produced
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
