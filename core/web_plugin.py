@@ -45,6 +45,8 @@ def menu_items() -> list[MenuItem]:
                  permission="core.user.read", order=10),
         MenuItem("core.groups", _l("Groups and rights"), "core_users.groups",
                  parent="core.admin", permission="core.group.read", order=20),
+        MenuItem("core.teams", _l("Teams"), "core_users.teams", parent="core.admin",
+                 permission="core.user.read", order=25),
         MenuItem("core.addons", _l("Addons and licence"), "core_system.addons",
                  parent="core.admin", permission="core.addon.read", order=30),
         MenuItem("core.audit", _l("Audit log"), "core_system.audit", parent="core.admin",

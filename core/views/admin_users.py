@@ -67,13 +67,21 @@ LOGIN_RE = r"^[\w.@-]+$"
 PHONE_RE = r"^[0-9+()\-. ]*$"
 ACTIONS = ("read", "create", "update", "delete", "export", "print")
 ACTION_LABELS = {
-    "read": _l("Read"), "create": _l("Create"), "update": _l("Update"),
-    "delete": _l("Delete"), "export": _l("Export"), "print": _l("Print"),
+    "read": _l("Read"),
+    "create": _l("Create"),
+    "update": _l("Update"),
+    "delete": _l("Delete"),
+    "export": _l("Export"),
+    "print": _l("Print"),
 }
 SCOPE_LABELS = {"own": _l("Own records"), "team": _l("Team's records"), "all": _l("All records")}
 HISTORY_ACTIONS = {
-    "create": _l("created"), "update": _l("changed"), "delete": _l("deleted"),
-    "login": _l("signed in"), "logout": _l("signed out"), "denied": _l("refused"),
+    "create": _l("created"),
+    "update": _l("changed"),
+    "delete": _l("deleted"),
+    "login": _l("signed in"),
+    "logout": _l("signed out"),
+    "denied": _l("refused"),
 }
 
 
@@ -112,14 +120,27 @@ class ActionForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    login = StringField(_l("Login"), filters=[_clean], validators=[
-        DataRequired(), Length(max=80),
-        Regexp(LOGIN_RE, message=_l("Use letters, digits and . _ - @ only."))])
+    login = StringField(
+        _l("Login"),
+        filters=[_clean],
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(LOGIN_RE, message=_l("Use letters, digits and . _ - @ only.")),
+        ],
+    )
     name = StringField(_l("Name"), filters=[_clean], validators=[Length(max=200)])
-    email = StringField(_l("E-mail"), filters=[_clean],
-                        validators=[Optional(), Length(max=254), _email_validator()])
-    phone = StringField(_l("Phone"), filters=[_clean], validators=[
-        Length(max=32), Regexp(PHONE_RE, message=_l("Use digits, spaces and + ( ) - only."))])
+    email = StringField(
+        _l("E-mail"), filters=[_clean], validators=[Optional(), Length(max=254), _email_validator()]
+    )
+    phone = StringField(
+        _l("Phone"),
+        filters=[_clean],
+        validators=[
+            Length(max=32),
+            Regexp(PHONE_RE, message=_l("Use digits, spaces and + ( ) - only.")),
+        ],
+    )
     language = SelectField(_l("Language"), choices=LANGUAGES, default="uk")
     team_id = SelectField(_l("Team"), coerce=int, default=0)
     active = BooleanField(_l("Active (may sign in)"), default=True)
@@ -136,22 +157,18 @@ class UserEditForm(UserForm):
 
 
 class SetPasswordForm(FlaskForm):
-    new_password = PasswordField(_l("New password"),
-                                 validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
 
 
 class GroupForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[_clean],
-                       validators=[DataRequired(), Length(max=120)])
-    description = TextAreaField(_l("Description"), filters=[_clean],
-                                validators=[Length(max=500)])
+    name = StringField(_l("Name"), filters=[_clean], validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(_l("Description"), filters=[_clean], validators=[Length(max=500)])
     implied = SelectMultipleField(_l("Also grants the rights of"), coerce=int, default=list)
     members = SelectMultipleField(_l("Members"), coerce=int, default=list)
 
 
 class TeamForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[_clean],
-                       validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), filters=[_clean], validators=[DataRequired(), Length(max=120)])
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -184,9 +201,13 @@ def _user_page(db: Session, q: str, status: str, after: str) -> list[Any]:
     """One page of users (plus one row telling whether a next page exists), by login."""
     stmt = select(User, Team.name.label("team")).outerjoin(Team, User.team_id == Team.id)
     if q:
-        stmt = stmt.where(or_(User.login.icontains(q, autoescape=True),
-                              User.name.icontains(q, autoescape=True),
-                              User.email.icontains(q, autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                User.login.icontains(q, autoescape=True),
+                User.name.icontains(q, autoescape=True),
+                User.email.icontains(q, autoescape=True),
+            )
+        )
     if status in ("active", "inactive"):
         stmt = stmt.where(User.active.is_(status == "active"))
     if after:
@@ -198,9 +219,12 @@ def _group_names(db: Session, user_ids: list[int]) -> dict[int, list[str]]:
     """The group names of many users in one query (no query per row)."""
     names: dict[int, list[str]] = defaultdict(list)
     if user_ids:
-        rows = db.execute(select(UserGroup.user_id, Group.name)
-                          .join(Group, Group.id == UserGroup.group_id)
-                          .where(UserGroup.user_id.in_(user_ids)).order_by(Group.name))
+        rows = db.execute(
+            select(UserGroup.user_id, Group.name)
+            .join(Group, Group.id == UserGroup.group_id)
+            .where(UserGroup.user_id.in_(user_ids))
+            .order_by(Group.name)
+        )
         for user_id, name in rows:
             names[user_id].append(name)
     return names
@@ -215,7 +239,11 @@ def users() -> ResponseReturnValue:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return render_template(
-        "core/admin/users.html", rows=rows, q=q, status=status, after=after,
+        "core/admin/users.html",
+        rows=rows,
+        q=q,
+        status=status,
+        after=after,
         groups=_group_names(db, [r.User.id for r in rows]),
         next_after=rows[-1].User.login if more else None,
         can_create=has_permission("core.user.create"),
@@ -238,9 +266,12 @@ def _user_group_ids(db: Session, user_id: int) -> set[int]:
 
 def _check_user_rules(db: Session, form: UserForm, user: User | None) -> None:
     """Rules the form's validators cannot know: unique login, who may grant what."""
-    taken = db.scalar(select(User.id).where(
-        func.lower(User.login) == (form.login.data or "").lower(),
-        User.id != (user.id if user else 0)))
+    taken = db.scalar(
+        select(User.id).where(
+            func.lower(User.login) == (form.login.data or "").lower(),
+            User.id != (user.id if user else 0),
+        )
+    )
     if taken is not None:
         _add_error(form.login, _("This login is already taken."))
     was_super = bool(user and user.is_superuser)
@@ -312,19 +343,25 @@ def user_new() -> ResponseReturnValue:
     db = db_session()
     form = UserCreateForm()
     _fill_user_choices(db, form)
-    if not form.validate_on_submit():
-        return _render_new(form, 400 if form.errors else 200)
+    if not form.is_submitted():
+        return _render_new(form)
+    valid = form.validate()  # then every other check too, so all problems show at once
     _check_user_rules(db, form, None)
-    password_hash = ""
-    try:
-        password_hash = hash_password(form.password.data or "", form.login.data or "")
-    except PasswordError as exc:
-        _add_error(form.password, str(exc))
-    if _has_errors(form):
+    password_hash = _password_hash(form) if form.password.data else ""
+    if not valid or _has_errors(form):
         return _render_new(form, 400)
     user = User(password_hash=password_hash)
     _apply_user(user, form)
     return _save_new_user(db, user, form)
+
+
+def _password_hash(form: UserCreateForm) -> str:
+    """The hash, or "" with the policy's message put next to the field."""
+    try:
+        return hash_password(form.password.data or "", form.login.data or "")
+    except PasswordError as exc:
+        _add_error(form.password, str(exc))
+        return ""
 
 
 def _save_new_user(db: Session, user: User, form: UserCreateForm) -> ResponseReturnValue:
@@ -344,6 +381,8 @@ def _save_new_user(db: Session, user: User, form: UserCreateForm) -> ResponseRet
         _add_error(form.login, _("This login is already taken."))
         return _render_new(form, 400)
     flash(_("User %(login)s created.", login=user.login), "success")
+    if not has_permission("core.user.read"):  # may create but not look: another new one
+        return redirect(url_for("core_users.user_new"))
     return redirect(url_for("core_users.user", user_id=user.id))
 
 
@@ -371,9 +410,10 @@ def _history_entries(db: Session, user_id: int) -> list[AuditEntry]:
     own = history(db, "core_user", user_id, limit=100)
     memberships = db.scalars(
         select(AuditEntry)
-        .where(AuditEntry.subject == "core_user_group",
-               AuditEntry.subject_id.like(f"{user_id}/%"))
-        .order_by(AuditEntry.id.desc()).limit(100))
+        .where(AuditEntry.subject == "core_user_group", AuditEntry.subject_id.like(f"{user_id}/%"))
+        .order_by(AuditEntry.id.desc())
+        .limit(100)
+    )
     return sorted([*own, *memberships], key=lambda e: e.id, reverse=True)[:100]
 
 
@@ -381,10 +421,14 @@ def _user_history(db: Session, user_id: int) -> list[HistoryRow]:
     entries = _history_entries(db, user_id)
     actor_ids = {e.user_id for e in entries if e.user_id is not None}
     actors = dict(db.execute(select(User.id, User.login).where(User.id.in_(actor_ids))).all())
-    group_ids = {int(e.subject_id.split("/")[1]) for e in entries
-                 if e.subject == "core_user_group" and e.subject_id.split("/")[-1].isdigit()}
-    group_names = dict(db.execute(
-        select(Group.id, Group.name).where(Group.id.in_(group_ids))).all())
+    group_ids = {
+        int(e.subject_id.split("/")[-1])
+        for e in entries
+        if e.subject == "core_user_group" and e.subject_id.split("/")[-1].isdigit()
+    }
+    group_names = dict(
+        db.execute(select(Group.id, Group.name).where(Group.id.in_(group_ids))).all()
+    )
     rows = []
     for e in entries:
         actor = actors.get(e.user_id, "") if e.user_id is not None else ""
@@ -392,19 +436,30 @@ def _user_history(db: Session, user_id: int) -> list[HistoryRow]:
         if e.subject == "core_user_group":
             gid = e.subject_id.split("/")[-1]
             name = group_names.get(int(gid), f"#{gid}") if gid.isdigit() else gid
-            note = (_("added to group %(name)s", name=name) if e.action == "create"
-                    else _("removed from group %(name)s", name=name))
+            note = (
+                _("added to group %(name)s", name=name)
+                if e.action == "create"
+                else _("removed from group %(name)s", name=name)
+            )
             rows.append(HistoryRow(e.at, actor, action, note=note))
             continue
-        changes = [(k, *(v if isinstance(v, list) and len(v) == 2 else ("", v)))
-                   for k, v in sorted(_changes(e).items())]
+        changes = [
+            (k, *(v if isinstance(v, list) and len(v) == 2 else ("", v)))
+            for k, v in sorted(_changes(e).items())
+        ]
         rows.append(HistoryRow(e.at, actor, action, changes))
     return rows
 
 
 def _open_sessions(db: Session, user_id: int) -> int:
-    return db.scalar(select(func.count()).select_from(UserSession).where(
-        UserSession.user_id == user_id, UserSession.revoked_at.is_(None))) or 0
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        )
+        or 0
+    )
 
 
 def _edit_form(db: Session, user: User) -> UserEditForm:
@@ -421,8 +476,17 @@ def _conflicts(db: Session, form: UserEditForm, user: User) -> list[tuple[str, s
     """Fields whose stored value differs from what the admin typed: (label, stored, typed)."""
     stored = _edit_form(db, user)
     out = []
-    for name in ("login", "name", "email", "phone", "language", "team_id", "active",
-                 "is_superuser", "groups"):
+    for name in (
+        "login",
+        "name",
+        "email",
+        "phone",
+        "language",
+        "team_id",
+        "active",
+        "is_superuser",
+        "groups",
+    ):
         mine, theirs = getattr(form, name), getattr(stored, name)
         if _normal(mine.data) != _normal(theirs.data):
             out.append((str(mine.label.text), _display(theirs), _display(mine)))
@@ -449,18 +513,28 @@ def _may_edit(user: User) -> bool:
     return current_user.is_superuser or not user.is_superuser
 
 
-def _render_card(db: Session, user: User, form: UserEditForm | None = None,
-                 password_form: SetPasswordForm | None = None,
-                 conflicts: list[tuple[str, str, str]] | None = None,
-                 status: int = 200) -> ResponseReturnValue:
+def _render_card(
+    db: Session,
+    user: User,
+    form: UserEditForm | None = None,
+    password_form: SetPasswordForm | None = None,
+    conflicts: list[tuple[str, str, str]] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
     team = db.get(Team, user.team_id) if user.team_id else None
     can_update = has_permission("core.user.update") and _may_edit(user)
     return render_template(
-        "core/admin/user_card.html", user=user, team=team, form=form or _edit_form(db, user),
+        "core/admin/user_card.html",
+        user=user,
+        team=team,
+        form=form or _edit_form(db, user),
         password_form=password_form or SetPasswordForm(formdata=None),
-        action_form=ActionForm(formdata=None), history=_user_history(db, user.id),
-        open_sessions=_open_sessions(db, user.id), can_update=can_update,
-        can_grant_superuser=bool(current_user.is_superuser), conflicts=conflicts,
+        action_form=ActionForm(formdata=None),
+        history=_user_history(db, user.id),
+        open_sessions=_open_sessions(db, user.id),
+        can_update=can_update,
+        can_grant_superuser=bool(current_user.is_superuser),
+        conflicts=conflicts,
     ), status
 
 
@@ -500,12 +574,11 @@ def user_save(user_id: int) -> ResponseReturnValue:
     user = _editable_user_or_abort(db, user_id)
     form = UserEditForm()
     _fill_user_choices(db, form)
-    if not form.validate_on_submit():
-        return _render_card(db, user, form, status=400)
+    valid = form.validate_on_submit()
     if _stale(form, user):
         return _conflict(db, user, form)
     _check_user_rules(db, form, user)
-    if _has_errors(form):
+    if not valid or _has_errors(form):
         return _render_card(db, user, form, status=400)
     return _save_user(db, user, form)
 
@@ -575,18 +648,37 @@ def user_end_sessions(user_id: int) -> ResponseReturnValue:
 
 
 def _name_taken(db: Session, model: type[Team] | type[Group], name: str, own_id: int) -> bool:
-    return db.scalar(select(model.id).where(func.lower(model.name) == name.lower(),
-                                            model.id != own_id)) is not None
+    return (
+        db.scalar(
+            select(model.id).where(func.lower(model.name) == name.lower(), model.id != own_id)
+        )
+        is not None
+    )
 
 
-def _render_teams(db: Session, form: TeamForm | None = None, errors: dict[int, str] | None = None,
-                  typed: dict[int, str] | None = None, status: int = 200) -> ResponseReturnValue:
-    members = dict(db.execute(select(User.team_id, func.count()).where(User.team_id.is_not(None))
-                              .group_by(User.team_id)).all())
+def _render_teams(
+    db: Session,
+    form: TeamForm | None = None,
+    errors: dict[int, str] | None = None,
+    typed: dict[int, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    members = dict(
+        db.execute(
+            select(User.team_id, func.count())
+            .where(User.team_id.is_not(None))
+            .group_by(User.team_id)
+        ).all()
+    )
     teams = db.scalars(select(Team).order_by(Team.name)).all()
     return render_template(
-        "core/admin/teams.html", teams=teams, members=members, form=form or TeamForm(formdata=None),
-        action_form=ActionForm(formdata=None), errors=errors or {}, typed=typed or {},
+        "core/admin/teams.html",
+        teams=teams,
+        members=members,
+        form=form or TeamForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+        errors=errors or {},
+        typed=typed or {},
         can_update=has_permission("core.user.update"),
     ), status
 
@@ -625,8 +717,9 @@ def team_rename(team_id: int) -> ResponseReturnValue:
     elif _name_taken(db, Team, form.name.data or "", team.id):
         error = _("A team with this name already exists.")
     if error:
-        return _render_teams(db, errors={team.id: error},
-                             typed={team.id: form.name.data or ""}, status=400)
+        return _render_teams(
+            db, errors={team.id: error}, typed={team.id: form.name.data or ""}, status=400
+        )
     team.name = form.name.data or ""
     db.commit()
     flash(_("Team renamed."), "success")
@@ -641,42 +734,57 @@ def team_rename(team_id: int) -> ResponseReturnValue:
 def groups() -> ResponseReturnValue:
     db = db_session()
     rows = db.scalars(select(Group).order_by(Group.name)).all()
-    members = dict(db.execute(select(UserGroup.group_id, func.count())
-                              .group_by(UserGroup.group_id)).all())
+    members = dict(
+        db.execute(select(UserGroup.group_id, func.count()).group_by(UserGroup.group_id)).all()
+    )
     implied: dict[int, list[str]] = defaultdict(list)
     for group_id, name in db.execute(
         select(GroupImplied.group_id, Group.name)
-        .join(Group, Group.id == GroupImplied.implied_id).order_by(Group.name)
+        .join(Group, Group.id == GroupImplied.implied_id)
+        .order_by(Group.name)
     ):
         implied[group_id].append(name)
-    return render_template("core/admin/groups.html", groups=rows, members=members,
-                           implied=implied, can_update=has_permission("core.group.update"))
+    return render_template(
+        "core/admin/groups.html",
+        groups=rows,
+        members=members,
+        implied=implied,
+        can_update=has_permission("core.group.update"),
+    )
 
 
 def _fill_group_choices(db: Session, form: GroupForm) -> None:
     groups = db.execute(select(Group.id, Group.name).order_by(Group.name))
     form.implied.choices = [_choice(g.id, g.name) for g in groups]
     users = db.execute(select(User.id, User.login, User.name).order_by(User.login))
-    form.members.choices = [_choice(u.id, f"{u.login} ({u.name})" if u.name else u.login)
-                            for u in users]
+    form.members.choices = [
+        _choice(u.id, f"{u.login} ({u.name})" if u.name else u.login) for u in users
+    ]
 
 
 def _group_form(db: Session, group: Group) -> GroupForm:
     form = GroupForm(formdata=None, obj=group)
     _fill_group_choices(db, form)
-    form.implied.data = sorted(db.scalars(
-        select(GroupImplied.implied_id).where(GroupImplied.group_id == group.id)))
-    form.members.data = sorted(db.scalars(
-        select(UserGroup.user_id).where(UserGroup.group_id == group.id)))
+    form.implied.data = sorted(
+        db.scalars(select(GroupImplied.implied_id).where(GroupImplied.group_id == group.id))
+    )
+    form.members.data = sorted(
+        db.scalars(select(UserGroup.user_id).where(UserGroup.group_id == group.id))
+    )
     return form
 
 
 def _render_group(form: GroupForm, group: Group | None, status: int = 200) -> ResponseReturnValue:
     if group is not None:  # a group cannot imply itself: don't offer it
-        form.implied.choices = [c for c in form.implied.choices or []
-                                if _choice_parts(c)[0] != group.id]
-    return render_template("core/admin/group_form.html", form=form, group=group,
-                           can_update=has_permission("core.group.update")), status
+        form.implied.choices = [
+            c for c in form.implied.choices or [] if _choice_parts(c)[0] != group.id
+        ]
+    return render_template(
+        "core/admin/group_form.html",
+        form=form,
+        group=group,
+        can_update=has_permission("core.group.update"),
+    ), status
 
 
 def _check_group_rules(db: Session, form: GroupForm, group: Group | None) -> None:
@@ -692,8 +800,9 @@ def _save_group(db: Session, group: Group, form: GroupForm, new: bool) -> Respon
         group.description = form.description.data or ""
         db.add(group)
         db.flush()
-        _sync_rows(db, GroupImplied.group_id, GroupImplied.implied_id, group.id,
-                   form.implied.data or [])
+        _sync_rows(
+            db, GroupImplied.group_id, GroupImplied.implied_id, group.id, form.implied.data or []
+        )
         _sync_rows(db, UserGroup.group_id, UserGroup.user_id, group.id, form.members.data or [])
         db.commit()
     except IntegrityError:
@@ -734,8 +843,7 @@ def group_save(group_id: int) -> ResponseReturnValue:
     form = GroupForm()
     _fill_group_choices(db, form)
     valid = form.validate_on_submit()
-    if valid:
-        _check_group_rules(db, form, found)
+    _check_group_rules(db, form, found)
     if not valid or _has_errors(form):
         return _render_group(form, found, 400)
     return _save_group(db, found, form, new=False)
@@ -791,20 +899,38 @@ def _matrix(db: Session) -> list[AddonRights]:
 
 
 def _granted(db: Session, group_id: int) -> tuple[set[str], dict[str, str]]:
-    perms = set(db.scalars(select(GroupPermission.permission)
-                           .where(GroupPermission.group_id == group_id)))
-    scopes = dict(db.execute(select(GroupScope.subject, GroupScope.scope)
-                             .where(GroupScope.group_id == group_id)).all())
+    perms = set(
+        db.scalars(select(GroupPermission.permission).where(GroupPermission.group_id == group_id))
+    )
+    scopes = dict(
+        db.execute(
+            select(GroupScope.subject, GroupScope.scope).where(GroupScope.group_id == group_id)
+        ).all()
+    )
     return perms, scopes
 
 
-def _render_matrix(db: Session, group: Group, matrix: list[AddonRights], granted: set[str],
-                   scopes: dict[str, str], error: str = "",
-                   status: int = 200) -> ResponseReturnValue:
+def _render_matrix(
+    db: Session,
+    group: Group,
+    matrix: list[AddonRights],
+    granted: set[str],
+    scopes: dict[str, str],
+    error: str = "",
+    status: int = 200,
+) -> ResponseReturnValue:
     return render_template(
-        "core/admin/matrix.html", group=group, matrix=matrix, granted=granted, scopes=scopes,
-        actions=ACTIONS, action_labels=ACTION_LABELS, scope_labels=SCOPE_LABELS,
-        scope_choices=SCOPES, form=ActionForm(formdata=None), error=error,
+        "core/admin/matrix.html",
+        group=group,
+        matrix=matrix,
+        granted=granted,
+        scopes=scopes,
+        actions=ACTIONS,
+        action_labels=ACTION_LABELS,
+        scope_labels=SCOPE_LABELS,
+        scope_choices=SCOPES,
+        form=ActionForm(formdata=None),
+        error=error,
         can_update=has_permission("core.group.update"),
     ), status
 
@@ -817,20 +943,33 @@ def group_rights(group_id: int) -> ResponseReturnValue:
     return _render_matrix(db, found, _matrix(db), *_granted(db, found.id))
 
 
-def _replace_rights(db: Session, group_id: int, matrix: list[AddonRights], chosen: set[str],
-                    scopes: dict[str, str]) -> None:
+def _replace_rights(
+    db: Session, group_id: int, matrix: list[AddonRights], chosen: set[str], scopes: dict[str, str]
+) -> None:
     """Make the group's rights over the shown sections exactly the submitted ones.
 
     Rows of addons that are not installed are kept, so reinstalling one restores them.
     """
     shown = {p.name for a in matrix for s in a.sections for p in s.permissions}
-    stored = {r.permission: r for r in db.scalars(select(GroupPermission).where(
-        GroupPermission.group_id == group_id, GroupPermission.permission.in_(shown)))}
+    stored = {
+        r.permission: r
+        for r in db.scalars(
+            select(GroupPermission).where(
+                GroupPermission.group_id == group_id, GroupPermission.permission.in_(shown)
+            )
+        )
+    }
     for name in stored.keys() - chosen:
         db.delete(stored[name])
     db.add_all(GroupPermission(group_id=group_id, permission=n) for n in chosen - stored.keys())
-    rows = {r.subject: r for r in db.scalars(select(GroupScope).where(
-        GroupScope.group_id == group_id, GroupScope.subject.in_(list(scopes))))}
+    rows = {
+        r.subject: r
+        for r in db.scalars(
+            select(GroupScope).where(
+                GroupScope.group_id == group_id, GroupScope.subject.in_(list(scopes))
+            )
+        )
+    }
     for subject, scope in scopes.items():
         row = rows.get(subject)
         if scope == "own" and row is not None:
@@ -851,13 +990,13 @@ def group_rights_save(group_id: int) -> ResponseReturnValue:
     matrix = _matrix(db)
     shown = {p.name for a in matrix for s in a.sections for p in s.permissions}
     chosen = set(request.form.getlist("perm"))
-    scopes = {s.key: request.form.get(f"scope-{s.key}", "own")
-              for a in matrix for s in a.sections}
+    scopes = {s.key: request.form.get(f"scope-{s.key}", "own") for a in matrix for s in a.sections}
     if not chosen <= shown or not set(scopes.values()) <= set(SCOPES):
-        error = _("The form holds unknown rights or scopes (was an addon just removed?). "
-                  "Nothing was saved.")
-        return _render_matrix(db, found, matrix, *_granted(db, found.id), error=error,
-                              status=400)
+        error = _(
+            "The form holds unknown rights or scopes (was an addon just removed?). "
+            "Nothing was saved."
+        )
+        return _render_matrix(db, found, matrix, *_granted(db, found.id), error=error, status=400)
     _replace_rights(db, found.id, matrix, chosen, scopes)
     db.commit()
     flash(_("Rights saved."), "success")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import update
 
 from core.app import LANGUAGES
 from core.models import User
@@ -43,11 +44,11 @@ def language():  # type: ignore[no-untyped-def]
     code = request.form.get("lang", "")
     if code in LANGUAGES:
         if current_user.is_authenticated:
+            # A preference, not an edit of the user's card: no version bump, so an admin
+            # editing the card at the same moment gets no false conflict.
             db = db_session()
-            user = db.get(User, current_user.id)
-            if user is not None:
-                user.language = code
-                db.commit()
+            db.execute(update(User).where(User.id == current_user.id).values(language=code))
+            db.commit()
         session["lang"] = code
     target = request.form.get("next", "")
     if not target.startswith("/") or target.startswith("//"):
