@@ -19,13 +19,13 @@ from core.config import ConfigError, Settings, write_instance_config
 from core.depgraph import DependencyError
 from core.facade import HookError
 from core.kernel import Kernel
-from core.loader import DiscoveryError
-from core.plugins import AddonLoadError
+from core.licenses import active_users, install_license
 from core.licensing import LicenseError, generate_keypair, issue, verify
-from core.licenses import install_license
+from core.loader import DiscoveryError
 from core.manifest import ManifestError
 from core.migrate import MigrationError
 from core.models import ADDON_INSTALLED, User
+from core.plugins import AddonLoadError
 from core.security import PasswordError, hash_password
 
 DEMO_KEY = "demo-license-key"
@@ -397,10 +397,8 @@ def user_create(ctx: Context, login: str, name: str, email: str, superuser: bool
         if session.scalar(select(User).where(User.login == login)) is not None:
             raise click.ClickException(f"a user with login '{login}' already exists")
         limit = kernel.snapshot.license.max_users
-        if limit is not None:
-            active = session.query(User).filter(User.active.is_(True)).count()
-            if active >= limit:
-                raise click.ClickException(f"the licence allows {limit} active users")
+        if limit is not None and active_users(session) >= limit:
+            raise click.ClickException(f"the licence allows {limit} active users")
         session.add(User(login=login, name=name, email=email, is_superuser=superuser,
                          password_hash=hash_password(password)))
     click.echo(f"User '{login}' created.")

@@ -71,3 +71,20 @@ def license_state(
     if lic.is_expired(today):
         return LicenseState("expired", lic, f"licence expired on {lic.expires.isoformat()}")
     return LicenseState("valid", lic)
+
+
+USERS_LOCK = "active_users"
+
+
+def active_users(session: Session) -> int:
+    """How many active users there are, counted under a lock held to the end of the
+    transaction, so two activations at the same moment cannot both slip under the limit."""
+    from sqlalchemy import func
+
+    from core.models import StateCounter, User
+
+    if session.get(StateCounter, USERS_LOCK, with_for_update=True) is None:
+        session.add(StateCounter(key=USERS_LOCK, value=0))
+        session.flush()
+        session.get(StateCounter, USERS_LOCK, with_for_update=True)
+    return session.scalar(select(func.count()).select_from(User).where(User.active.is_(True))) or 0

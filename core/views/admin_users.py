@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - older WTForms
 
 from core import sessions
 from core.audit import history
+from core.licenses import active_users
 from core.models import (
     SCOPES,
     AuditEntry,
@@ -289,8 +290,7 @@ def _over_licence(db: Session) -> int | None:
     limit = kernel().snapshot.license.max_users
     if limit is None:
         return None
-    count = db.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))
-    return limit if (count or 0) > limit else None
+    return limit if active_users(db) > limit else None
 
 
 def _licence_message(limit: int) -> str:
