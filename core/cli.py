@@ -131,7 +131,7 @@ def init(ctx: Context, demo: bool, admin_login: str) -> None:
         if session.scalar(select(User).where(User.login == admin_login)) is None:
             password = secrets.token_urlsafe(12)
             session.add(User(login=admin_login, name="Administrator", is_superuser=True,
-                             password_hash=hash_password(password)))
+                             password_hash=hash_password(password, login)))
             click.echo(f"Admin account: login '{admin_login}', password '{password}' "
                        "(shown once: write it down)")
         else:
@@ -400,7 +400,7 @@ def user_create(ctx: Context, login: str, name: str, email: str, superuser: bool
         if limit is not None and active_users(session) >= limit:
             raise click.ClickException(f"the licence allows {limit} active users")
         session.add(User(login=login, name=name, email=email, is_superuser=superuser,
-                         password_hash=hash_password(password)))
+                         password_hash=hash_password(password, login)))
     click.echo(f"User '{login}' created.")
 
 
