@@ -73,6 +73,9 @@ class Hooks:
                     item = dataclasses.replace(item, addon=addon)
                 if key is not None:
                     name = getattr(item, key)
+                    if not isinstance(name, str) or not name:
+                        raise HookError(addon, hook, f"returned a {kind.__name__} whose {key} "
+                                        f"is {name!r}, not a non-empty str")
                     if not _namespaced(addon, name):
                         raise HookError(addon, hook, f"returned '{name}', not named '{addon}.…'")
                     if name in seen:
@@ -98,6 +101,7 @@ class Hooks:
 
     def blueprints(self, all_addons: bool = False) -> list[tuple[str, Blueprint]]:
         result = []
+        seen: dict[str, str] = {}
         for addon, value in self._call("blueprints", all_addons):
             for bp in value if isinstance(value, list | tuple) else [value]:
                 if not isinstance(bp, Blueprint):
@@ -107,6 +111,10 @@ class Hooks:
                 ):
                     raise HookError(addon, "blueprints", f"blueprint '{bp.name}' not named "
                                     f"'{addon}'")
+                if bp.name in seen:
+                    raise HookError(addon, "blueprints", f"blueprint '{bp.name}' already given "
+                                    f"by '{seen[bp.name]}'")
+                seen[bp.name] = addon
                 result.append((addon, bp))
         return result
 
@@ -118,21 +126,39 @@ class Hooks:
 
     def cli_commands(self, all_addons: bool = False) -> list[tuple[str, click.Command]]:
         result = []
+        seen: dict[str, str] = {}
         for addon, value in self._call("cli_commands", all_addons):
+            if not isinstance(value, list | tuple):
+                raise HookError(addon, "cli_commands",
+                                f"must return a list, not {type(value).__name__}")
             for cmd in value:
                 if not isinstance(cmd, click.Command):
                     raise HookError(addon, "cli_commands", f"returned {type(cmd).__name__}")
                 if addon != CORE_PLUGIN and not (cmd.name or "").startswith(addon):
                     raise HookError(addon, "cli_commands", f"command '{cmd.name}' must start "
                                     f"with '{addon}'")
+                if cmd.name in seen:
+                    raise HookError(addon, "cli_commands", f"command '{cmd.name}' already "
+                                    f"given by '{seen[cmd.name]}'")
+                seen[cmd.name or ""] = addon
                 result.append((addon, cmd))
         return result
 
     def jinja_setup(self, all_addons: bool = False) -> list[t.JinjaExtras]:
         result = []
+        seen: dict[tuple[str, str], str] = {}
         for addon, value in self._call("jinja_setup", all_addons):
             if not isinstance(value, t.JinjaExtras):
                 raise HookError(addon, "jinja_setup", "must return JinjaExtras")
+            for kind, names in (("filter", value.filters), ("global", value.globals)):
+                for name in names:
+                    other = seen.setdefault((kind, name), addon)
+                    if other != addon:
+                        raise HookError(addon, "jinja_setup", f"{kind} '{name}' already given "
+                                        f"by '{other}'")
+            bad = [name for name, func in value.filters.items() if not callable(func)]
+            if bad:
+                raise HookError(addon, "jinja_setup", f"filter '{bad[0]}' is not callable")
             result.append(dataclasses.replace(value, addon=addon))
         return result
 

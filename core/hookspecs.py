@@ -51,7 +51,8 @@ def menu_items() -> list[t.MenuItem]:
 
     Ids are namespaced (``sales.deals``); ``parent`` may name another addon's item.
 
-    Example: ``return [MenuItem("sales.deals", _l("Deals"), "sales.deals", permission="sales.deal.read")]``
+    Example: ``return [MenuItem("sales.deals", _l("Deals"), "sales.deals",
+    permission="sales.deal.read")]``
     """
 
 
