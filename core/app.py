@@ -107,7 +107,8 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
     def _gate() -> None:
         g.write_token = set_write_intent(request.method not in SAFE_METHODS)
         snapshot = kernel.refresh(kernel.db.session())
-        addon = blueprint_addon.get(request.blueprint or "")
+        top = request.blueprints[-1] if request.blueprints else ""  # nested: the outermost
+        addon = blueprint_addon.get(top)
         if addon and not kernel.is_enabled(addon):
             abort(404)
         if addon in snapshot.read_only and request.method not in SAFE_METHODS:

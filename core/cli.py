@@ -131,7 +131,7 @@ def init(ctx: Context, demo: bool, admin_login: str) -> None:
         if session.scalar(select(User).where(User.login == admin_login)) is None:
             password = secrets.token_urlsafe(12)
             session.add(User(login=admin_login, name="Administrator", is_superuser=True,
-                             password_hash=hash_password(password, login)))
+                             password_hash=hash_password(password, admin_login)))
             click.echo(f"Admin account: login '{admin_login}', password '{password}' "
                        "(shown once: write it down)")
         else:

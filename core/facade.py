@@ -134,7 +134,10 @@ class Hooks:
             for cmd in value:
                 if not isinstance(cmd, click.Command):
                     raise HookError(addon, "cli_commands", f"returned {type(cmd).__name__}")
-                if addon != CORE_PLUGIN and not (cmd.name or "").startswith(addon):
+                name = cmd.name or ""
+                if addon != CORE_PLUGIN and not (
+                    name == addon or name.startswith((f"{addon}-", f"{addon}_"))
+                ):
                     raise HookError(addon, "cli_commands", f"command '{cmd.name}' must start "
                                     f"with '{addon}'")
                 if cmd.name in seen:
@@ -204,9 +207,11 @@ class Hooks:
         return sorted(tabs, key=lambda tab: (tab.order, tab.label))
 
     def global_search(self, user: Any, query: str, limit: int = 10) -> list[t.SearchResult]:
-        hits = self._items("global_search", t.SearchResult, None, user=user, query=query,
-                           limit=limit)
-        return hits
+        hits: dict[str, list[t.SearchResult]] = {}
+        for hit in self._items("global_search", t.SearchResult, None, user=user, query=query,
+                               limit=limit):
+            hits.setdefault(hit.addon, []).append(hit)
+        return [hit for per_addon in hits.values() for hit in per_addon[:limit]]
 
     def dashboard_widgets(self, user: Any) -> list[t.DashboardWidget]:
         widgets = self._items("dashboard_widgets", t.DashboardWidget, "id", user=user)

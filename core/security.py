@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, g
+from flask import abort, g, has_app_context
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin, current_user
 from sqlalchemy import Select, false, or_, select
@@ -132,20 +132,30 @@ def user_rights(session: Session, user_id: int, superuser: bool = False) -> Righ
     return Rights(perms, scopes, superuser)
 
 
-def current_rights() -> Rights:
-    """The signed-in user's rights, computed once per request."""
-    if not current_user.is_authenticated:
+def rights_of(user: Any) -> Rights:
+    """The rights of ``user`` (the signed-in user, or any user a hook is asked about),
+    computed once per request or app context."""
+    if user is None or not getattr(user, "is_authenticated", True):
         return Rights()
-    if "vitrylo_rights" not in g:
-        from core.web import db_session
+    from core.web import db_session
 
-        g.vitrylo_rights = user_rights(db_session(), current_user.id, current_user.is_superuser)
-    return g.vitrylo_rights  # type: ignore[no-any-return]
+    cache: dict[int, Rights] = g.setdefault("vitrylo_rights", {}) if has_app_context() else {}
+    if user.id not in cache:
+        cache[user.id] = user_rights(db_session(), user.id, bool(user.is_superuser))
+    return cache[user.id]
 
 
-def has_permission(permission: str | None) -> bool:
-    """Whether the current user holds ``permission`` (``None`` = any signed-in user)."""
-    return current_user.is_authenticated and current_rights().has(permission)
+def current_rights() -> Rights:
+    """The signed-in user's rights."""
+    return rights_of(current_user) if current_user else Rights()
+
+
+def has_permission(permission: str | None, user: Any = None) -> bool:
+    """Whether ``user`` (default: the signed-in one) holds ``permission`` (``None`` = any
+    signed-in user)."""
+    user = current_user if user is None else user
+    return bool(user) and getattr(user, "is_authenticated", True) and rights_of(user).has(
+        permission)
 
 
 def require(permission: str | None) -> Callable[[F], F]:
@@ -178,21 +188,21 @@ def public(view: F) -> F:
 
 
 def scope_filter(
-    stmt: Select[Any], subject: str, owner: InstrumentedAttribute[Any]
+    stmt: Select[Any], subject: str, owner: InstrumentedAttribute[Any], user: Any = None
 ) -> Select[Any]:
-    """Restrict ``stmt`` to the records of ``subject`` the current user may reach.
-
-    ``owner`` is the column holding the responsible user's id (e.g. ``Deal.manager_id``).
-    """
-    scope = current_rights().scope(subject)
+    """Restrict ``stmt`` to the records of ``subject`` that ``user`` (default: the signed-in
+    user) may reach. ``owner`` is the column holding the responsible user's id
+    (e.g. ``Deal.manager_id``)."""
+    user = current_user if user is None else user
+    if not user or not getattr(user, "is_authenticated", True):
+        return stmt.where(false())
+    scope = rights_of(user).scope(subject)
     if scope == "all":
         return stmt
-    if scope == "team" and current_user.team_id is not None:
-        members = select(User.id).where(User.team_id == current_user.team_id)
-        return stmt.where(or_(owner.in_(members), owner == current_user.id))
-    if not current_user.is_authenticated:
-        return stmt.where(false())
-    return stmt.where(owner == current_user.id)
+    if scope == "team" and user.team_id is not None:
+        members = select(User.id).where(User.team_id == user.team_id)
+        return stmt.where(or_(owner.in_(members), owner == user.id))
+    return stmt.where(owner == user.id)
 
 
 def get_scoped_or_404(

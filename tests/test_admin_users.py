@@ -583,7 +583,7 @@ def test_rights_matrix_saves_permissions_and_scopes(vitrylo_app, admin, login, d
     page = text(admin.get(f"/admin/groups/{group.id}/rights"))
     assert "Core" in page and "Clients and contacts" in page  # addon labels
     assert "crm_base.counterparty" in page and 'value="core.user.read"' in page
-    assert 'value="crm_base.counterparty.export"' not in page  # no such permission
+    assert 'value="crm_base.counterparty.archive"' not in page  # no such permission
     assert "hooktest" not in page  # discovered but not installed
 
     url = f"/admin/groups/{group.id}/rights"

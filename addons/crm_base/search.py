@@ -22,20 +22,20 @@ def _escape_like(text: str) -> str:
 
 def search_counterparties(user: Any, query: str, limit: int) -> list[SearchResult]:
     """Counterparties whose name contains ``query`` (case-insensitive), within scope."""
-    if not has_permission(READ):
+    if not has_permission(READ, user):
         return []
     pattern = f"%{_escape_like(query.lower())}%"
     stmt = (select(Counterparty.id, Counterparty.name)
             .where(func.lower(Counterparty.name).like(pattern, escape="\\"))
             .order_by(Counterparty.name).limit(limit))
-    rows = db_session().execute(scope_filter(stmt, SUBJECT, Counterparty.manager_id))
+    rows = db_session().execute(scope_filter(stmt, SUBJECT, Counterparty.manager_id, user))
     return [SearchResult(SUBJECT, name, url_for("crm_base.counterparty", record_id=rid))
             for rid, name in rows]
 
 
 def my_counterparties_widget(user: Any) -> list[DashboardWidget]:
     """How many counterparties the user is responsible for, with a link to the list."""
-    if not has_permission(READ):
+    if not has_permission(READ, user):
         return []
 
     def render() -> str:
