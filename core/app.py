@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from datetime import timedelta
 
 from flask import Flask, Response, abort, current_app, g, render_template, request, session
 from flask_babel import get_locale
@@ -39,7 +38,9 @@ class ReadOnlyAddon(Forbidden):
     """A change to an addon's data that the licence no longer allows (its data stays)."""
 
 
-def create_app(settings: Settings | None = None, kernel: Kernel | None = None, **overrides: Any) -> Flask:
+def create_app(
+    settings: Settings | None = None, kernel: Kernel | None = None, **overrides: Any
+) -> Flask:
     """Build the app for one database; every discovered addon's routes are registered,
     and those of addons that are not installed answer 404."""
     settings = settings or Settings.from_env(**overrides)
@@ -135,11 +136,15 @@ def create_app(settings: Settings | None = None, kernel: Kernel | None = None, *
     def _shell() -> dict[str, Any]:
         snap = kernel.snapshot
         read_only = sorted(kernel.available[n].manifest.label for n in snap.read_only)
-        return {"menu": menu_tree(kernel) if current_user.is_authenticated else [],
-                "read_only_addons": read_only, "license_state": snap.license,
-                "languages": LANGUAGE_CHOICES, "current_locale": lambda: str(get_locale())}
+        return {
+            "menu": menu_tree(kernel) if current_user.is_authenticated else [],
+            "read_only_addons": read_only,
+            "license_state": snap.license,
+            "languages": LANGUAGE_CHOICES,
+            "current_locale": lambda: str(get_locale()),
+        }
 
-    for addon, command in kernel.hooks.cli_commands(all_addons=True):
+    for _addon, command in kernel.hooks.cli_commands(all_addons=True):
         app.cli.add_command(command)
     return app
 
@@ -155,8 +160,11 @@ def _from_json(text: str) -> Any:
 def _translation_dirs(kernel: Kernel) -> list[str]:
     """The core's catalog and every addon's ``translations/`` folder (Flask-Babel merges them)."""
     dirs = [str(Path(__file__).resolve().parent / "translations")]
-    dirs += [str(i.path / "translations") for i in kernel.available.values()
-             if (i.path / "translations").is_dir()]
+    dirs += [
+        str(i.path / "translations")
+        for i in kernel.available.values()
+        if (i.path / "translations").is_dir()
+    ]
     return dirs
 
 
