@@ -107,7 +107,9 @@ def create_app(
     @app.before_request
     def _gate() -> None:
         g.write_token = set_write_intent(request.method not in SAFE_METHODS)
-        snapshot = kernel.refresh(kernel.db.session())
+        request_session = kernel.db.session()
+        snapshot = kernel.refresh(request_session)
+        request_session.commit()  # don't hold SQLite's write lock before the view needs it
         top = request.blueprints[-1] if request.blueprints else ""  # nested: the outermost
         addon = blueprint_addon.get(top)
         if addon and not kernel.is_enabled(addon):

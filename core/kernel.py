@@ -73,9 +73,11 @@ class Kernel:
                 counter = session.scalar(
                     select(StateCounter.value).where(StateCounter.key == ADDONS_COUNTER)
                 )
-            except (OperationalError, ProgrammingError):  # not initialised yet
+            except (OperationalError, ProgrammingError) as exc:
                 session.rollback()
-                return self._snapshot
+                if _missing_table(exc):  # a database not initialised yet
+                    return self._snapshot
+                raise
             if counter is None or (
                 counter == self._snapshot.counter and self._snapshot.checked_on == date.today()
             ):
@@ -102,3 +104,9 @@ class Kernel:
     def is_enabled(self, addon: str) -> bool:
         return addon == "core" or addon in self._snapshot.enabled
 
+
+
+def _missing_table(exc: Exception) -> bool:
+    """SQLite says "no such table", PostgreSQL "relation … does not exist"."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or "does not exist" in text

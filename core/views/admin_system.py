@@ -32,7 +32,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, FileSize
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, StringField
@@ -55,8 +55,17 @@ T = TypeVar("T")
 
 LICENSE_MAX_BYTES = 64 * 1024
 AUDIT_PAGE_SIZE = 100
-AUDIT_ACTIONS = ("login", "login_failed", "logout", "denied", "create", "update", "delete",
-                 "backup", "restore")
+AUDIT_ACTIONS = (
+    "login",
+    "login_failed",
+    "logout",
+    "denied",
+    "create",
+    "update",
+    "delete",
+    "backup",
+    "restore",
+)
 RESTORE_WORD = "RESTORE"
 REFUSALS = (AddonError, DependencyError, LicenseError, MaintenanceError)
 
@@ -96,23 +105,30 @@ class UninstallForm(FlaskForm):
 
 
 class PurgeForm(FlaskForm):
-    confirm = StringField(_l("Type the addon's name to confirm"),
-                          validators=[DataRequired(), Length(max=40)])
+    confirm = StringField(
+        _l("Type the addon's name to confirm"), validators=[DataRequired(), Length(max=40)]
+    )
 
 
 class LicenseForm(FlaskForm):
-    file = FileField(_l("Licence file"), validators=[
-        FileRequired(_l("Choose a licence file.")),
-        FileSize(LICENSE_MAX_BYTES, message=_l("A licence file is at most 64 KB.")),
-    ])
+    file = FileField(
+        _l("Licence file"),
+        validators=[
+            FileRequired(_l("Choose a licence file.")),
+            FileSize(LICENSE_MAX_BYTES, message=_l("A licence file is at most 64 KB.")),
+        ],
+    )
 
 
 class RestoreForm(FlaskForm):
     file = FileField(_l("Backup file"), validators=[FileRequired(_l("Choose a backup file."))])
-    target_url = StringField(_l("URL of a new, empty database"),
-                             validators=[DataRequired(), Length(max=500)])
-    confirm = StringField(_l("Type %(word)s to confirm", word=RESTORE_WORD),
-                          validators=[DataRequired(), Length(max=20)])
+    target_url = StringField(
+        _l("URL of a new, empty database"), validators=[DataRequired(), Length(max=500)]
+    )
+    confirm = StringField(
+        _l("Type %(word)s to confirm", word=RESTORE_WORD),
+        validators=[DataRequired(), Length(max=20)],
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -141,8 +157,14 @@ def _attempt(what: str, action: Callable[[], T]) -> tuple[bool, T | None]:
     except Exception as exc:
         log.exception("%s failed", what)
         first_line = (str(exc).splitlines() or [""])[0][:300]
-        flash(_("%(what)s failed (%(reason)s); the details are in the server log.", what=what,
-                reason=f"{type(exc).__name__}: {first_line}"), "danger")
+        flash(
+            _(
+                "%(what)s failed (%(reason)s); the details are in the server log.",
+                what=what,
+                reason=f"{type(exc).__name__}: {first_line}",
+            ),
+            "danger",
+        )
     return False, None
 
 
@@ -189,8 +211,9 @@ class AddonRow:
     actions: list[str] = field(default_factory=list)
 
 
-def _states(info: AddonInfo | None, row: InstalledAddon | None, pending: bool,
-            lic: LicenseState) -> list[str]:
+def _states(
+    info: AddonInfo | None, row: InstalledAddon | None, pending: bool, lic: LicenseState
+) -> list[str]:
     if info is None:
         return ["missing"]
     if row is None:
@@ -224,13 +247,20 @@ def _addon_rows(session: Session, lic: LicenseState) -> list[AddonRow]:
         info, row = k.available.get(name), rows.get(name)
         states = _states(info, row, name in pending, lic)
         m = info.manifest if info else None
-        result.append(AddonRow(
-            name=name, label=m.label if m else name, summary=m.summary if m else "",
-            disk_version=m.version if m else "", db_version=row.version if row else "",
-            kind=m.license if m else "", source=info.source if info else "",
-            depends=[str(d) for d in m.depends] if m else [], states=states,
-            actions=_actions(states),
-        ))
+        result.append(
+            AddonRow(
+                name=name,
+                label=m.label if m else name,
+                summary=m.summary if m else "",
+                disk_version=m.version if m else "",
+                db_version=row.version if row else "",
+                kind=m.license if m else "",
+                source=info.source if info else "",
+                depends=[str(d) for d in m.depends] if m else [],
+                states=states,
+                actions=_actions(states),
+            )
+        )
     return result
 
 
@@ -245,10 +275,16 @@ def addons():  # type: ignore[no-untyped-def]
     lic = kernel().license_state(session)
     return render_template(
         "core/admin/addons.html",
-        rows=_addon_rows(session, lic), lic=lic, users_used=_active_users(session),
-        license_form=LicenseForm(), can_update=has_permission("core.addon.update"),
-        can_license=has_permission("core.license.update"), state_labels=STATE_LABELS,
-        kind_labels=KIND_LABELS, source_labels=SOURCE_LABELS, action_labels=ACTION_LABELS,
+        rows=_addon_rows(session, lic),
+        lic=lic,
+        users_used=_active_users(session),
+        license_form=LicenseForm(),
+        can_update=has_permission("core.addon.update"),
+        can_license=has_permission("core.license.update"),
+        state_labels=STATE_LABELS,
+        kind_labels=KIND_LABELS,
+        source_labels=SOURCE_LABELS,
+        action_labels=ACTION_LABELS,
         license_state_labels=LICENSE_STATE_LABELS,
     )
 
@@ -264,16 +300,21 @@ def _licence_refusal(names: list[str]) -> str | None:
     refused = [n for n in names if k.available[n].manifest.commercial and not lic.covers(n)]
     if not refused:
         return None
-    return _("Commercial addon(s) %(names)s need a licence that covers them (%(why)s). "
-             "Install such a licence on the addons page first.",
-             names=", ".join(refused), why=lic.message or _("it does not cover them"))
+    return _(
+        "Commercial addon(s) %(names)s need a licence that covers them (%(why)s). "
+        "Install such a licence on the addons page first.",
+        names=", ".join(refused),
+        why=lic.message or _("it does not cover them"),
+    )
 
 
 def _roles(name: str, order: list[str]) -> list[tuple[str, str, str]]:
     """(name, label, role) for the install page: the addon, a dependency, or glue."""
     deps = depgraph.all_dependencies(name, kernel().available)
-    return [(n, label, "addon" if n == name else "dependency" if n in deps else "glue")
-            for n, label in _labels(order)]
+    return [
+        (n, label, "addon" if n == name else "dependency" if n in deps else "glue")
+        for n, label in _labels(order)
+    ]
 
 
 def _install_plan(name: str) -> tuple[list[str], str | None]:
@@ -293,8 +334,13 @@ def addon_install(name: str):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         return _do_install(info)
     order, refusal = _install_plan(name)
-    return render_template("core/admin/addon_install.html", info=info, form=form,
-                           order=_roles(name, order), refusal=refusal)
+    return render_template(
+        "core/admin/addon_install.html",
+        info=info,
+        form=form,
+        order=_roles(name, order),
+        refusal=refusal,
+    )
 
 
 def _do_install(info: AddonInfo) -> Response:
@@ -333,10 +379,10 @@ def addon_upgrade(name: str):  # type: ignore[no-untyped-def]
         what = _("Upgrading %(name)s", name=info.manifest.label)
         if not _attempt(what, lambda: kernel().manager.upgrade([name]))[0]:
             return _back_to_addons()
-        return _done(_("%(name)s upgraded to %(version)s.", name=info.manifest.label,
-                       version=pending[1]))
-    return render_template("core/admin/addon_upgrade.html", info=info, form=form,
-                           pending=pending)
+        return _done(
+            _("%(name)s upgraded to %(version)s.", name=info.manifest.label, version=pending[1])
+        )
+    return render_template("core/admin/addon_upgrade.html", info=info, form=form, pending=pending)
 
 
 # -- uninstall --------------------------------------------------------------------------
@@ -356,21 +402,31 @@ def addon_uninstall(name: str):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         _release()
         what = _("Uninstalling %(name)s", name=info.manifest.label)
-        ok, done = _attempt(what, lambda: kernel().manager.uninstall(
-            [name], with_dependents=bool(form.with_dependents.data)))
+        ok, done = _attempt(
+            what,
+            lambda: kernel().manager.uninstall(
+                [name], with_dependents=bool(form.with_dependents.data)
+            ),
+        )
         if not ok:
             return redirect(url_for("core_system.addon_uninstall", name=name))
         labels = ", ".join(label for _n, label in _labels(done or []))
         return _done(_("Uninstalled: %(names)s. Their data is kept.", names=labels))
     installed = name in kernel().manager.installed(db_session())
-    return render_template("core/admin/addon_uninstall.html", info=info, form=form,
-                           installed=installed, dependents=_labels(_dependents(name)))
+    return render_template(
+        "core/admin/addon_uninstall.html",
+        info=info,
+        form=form,
+        installed=installed,
+        dependents=_labels(_dependents(name)),
+    )
 
 
 # -- purge ------------------------------------------------------------------------------
 
 
 def _purge_plan(name: str) -> tuple[PurgePlan | None, str | None]:
+    _release()  # a refused POST shows the plan again: the manager reads on its own
     try:
         return kernel().manager.plan_purge([name]), None
     except (AddonError, DependencyError) as exc:
@@ -388,8 +444,9 @@ def addon_purge(name: str):  # type: ignore[no-untyped-def]
         form.confirm.errors.append(_("Type exactly %(name)s to confirm.", name=name))
     plan, refusal = _purge_plan(name)
     status = 400 if form.errors else 200
-    return render_template("core/admin/addon_purge.html", info=info, form=form, plan=plan,
-                           refusal=refusal), status
+    return render_template(
+        "core/admin/addon_purge.html", info=info, form=form, plan=plan, refusal=refusal
+    ), status
 
 
 def _do_purge(info: AddonInfo) -> Response:
@@ -400,8 +457,14 @@ def _do_purge(info: AddonInfo) -> Response:
         return _back_to_addons()
     rows = sum(plan.rows.values())
     tables = sum(len(t) for t in plan.tables.values())
-    return _done(_("Purged %(name)s: %(tables)s table(s) and %(rows)s row(s) dropped.",
-                   name=info.manifest.label, tables=tables, rows=rows))
+    return _done(
+        _(
+            "Purged %(name)s: %(tables)s table(s) and %(rows)s row(s) dropped.",
+            name=info.manifest.label,
+            tables=tables,
+            rows=rows,
+        )
+    )
 
 
 # -- licence ----------------------------------------------------------------------------
@@ -431,13 +494,29 @@ def license_upload():  # type: ignore[no-untyped-def]
     try:
         lic = install_license(session, _read_licence_file(form), k.trusted_keys())
         bump_counter(session)
-        session.commit()
+        used = _active_users(session)
+        session.commit()  # before _done's refresh, which needs the SQLite write lock
     except LicenseError as exc:
         session.rollback()
         flash(_("The licence was not installed: %(reason)s", reason=str(exc)), "danger")
         return _back_to_addons()
-    return _done(_("Licence installed for %(customer)s, valid until %(expires)s.",
-                   customer=lic.customer, expires=lic.expires.isoformat()))
+    if used > lic.max_users:
+        flash(
+            _(
+                "There are %(used)s active users but the licence allows %(allowed)s: no more "
+                "can be activated until some are deactivated.",
+                used=used,
+                allowed=lic.max_users,
+            ),
+            "warning",
+        )
+    return _done(
+        _(
+            "Licence installed for %(customer)s, valid until %(expires)s.",
+            customer=lic.customer,
+            expires=lic.expires.isoformat(),
+        )
+    )
 
 
 # -- the audit log ----------------------------------------------------------------------
@@ -459,10 +538,14 @@ class AuditFilters:
 
     def args(self) -> dict[str, str]:
         """The filters as query arguments (for the next-page link)."""
-        values = {"user": self.user, "action": self.action, "subject": self.subject,
-                  "subject_id": self.subject_id,
-                  "date_from": self.date_from.isoformat() if self.date_from else "",
-                  "date_to": self.date_to.isoformat() if self.date_to else ""}
+        values = {
+            "user": self.user,
+            "action": self.action,
+            "subject": self.subject,
+            "subject_id": self.subject_id,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
         return {k: v for k, v in values.items() if v}
 
 
@@ -473,8 +556,9 @@ def _parse_date(args: Mapping[str, str], key: str, notes: list[str]) -> date | N
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        notes.append(_("“%(value)s” is not a date (YYYY-MM-DD); that filter is ignored.",
-                       value=raw[:40]))
+        notes.append(
+            _("“%(value)s” is not a date (YYYY-MM-DD); that filter is ignored.", value=raw[:40])
+        )
         return None
 
 
@@ -500,8 +584,9 @@ def _parse_filters(session: Session, args: Mapping[str, str]) -> AuditFilters:
     if action in AUDIT_ACTIONS:
         filters.action = action
     elif action:
-        filters.notes.append(_("Unknown action “%(value)s”; that filter is ignored.",
-                               value=action[:40]))
+        filters.notes.append(
+            _("Unknown action “%(value)s”; that filter is ignored.", value=action[:40])
+        )
     filters.subject = args.get("subject", "").strip()[:80]
     filters.subject_id = args.get("subject_id", "").strip()[:64]
     filters.date_from = _parse_date(args, "date_from", filters.notes)
@@ -510,12 +595,13 @@ def _parse_filters(session: Session, args: Mapping[str, str]) -> AuditFilters:
     if before.isdigit() and len(before) < 19:
         filters.before = int(before)
     elif before:
-        filters.notes.append(_("“%(value)s” is not an entry number; showing the newest.",
-                               value=before[:40]))
+        filters.notes.append(
+            _("“%(value)s” is not an entry number; showing the newest.", value=before[:40])
+        )
     return filters
 
 
-def _audit_query(filters: AuditFilters) -> Any:
+def _audit_query(filters: AuditFilters) -> Select[tuple[AuditEntry]]:
     stmt = select(AuditEntry)
     if filters.user_id is not None:
         stmt = stmt.where(AuditEntry.user_id == filters.user_id)
@@ -546,18 +632,28 @@ class Change:
     is_change: bool = False
 
 
-def _changes(raw: str) -> list[Change]:
+def _change(action: str, name: str, value: Any) -> Change:
+    """A created record shows its values, a deleted one what it held, an update both."""
+    if not (isinstance(value, list) and len(value) == 2):
+        return Change(name, value=value)
+    if action == "create":
+        return Change(name, value=value[1])
+    if action == "delete":
+        return Change(name, value=value[0])
+    return Change(name, value[0], value[1], is_change=True)
+
+
+def _changes(entry: AuditEntry) -> list[Change]:
     """The entry's JSON ``{field: [old, new]}`` (or ``{key: value}`` for other actions)."""
-    if not raw:
+    if not entry.changes:
         return []
     try:
-        data = json.loads(raw)
+        data = json.loads(entry.changes)
     except ValueError:
-        return [Change("", value=raw)]
+        return [Change("", value=entry.changes)]
     if not isinstance(data, dict):
         return [Change("", value=data)]
-    return [Change(k, v[0], v[1], is_change=True) if isinstance(v, list) and len(v) == 2
-            else Change(k, value=v) for k, v in data.items()]
+    return [_change(entry.action, name, value) for name, value in data.items()]
 
 
 def _logins(session: Session, entries: list[AuditEntry]) -> dict[int, str]:
@@ -565,7 +661,8 @@ def _logins(session: Session, entries: list[AuditEntry]) -> dict[int, str]:
     ids = {e.user_id for e in entries if e.user_id is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.login).where(User.id.in_(ids))).tuples())
+    rows = session.execute(select(User.id, User.login).where(User.id.in_(ids)))
+    return {user_id: login for user_id, login in rows}
 
 
 @bp.route("/audit", endpoint="audit")
@@ -576,13 +673,17 @@ def audit_log():  # type: ignore[no-untyped-def]
     entries = list(session.scalars(_audit_query(filters)))
     more = len(entries) > AUDIT_PAGE_SIZE
     entries = entries[:AUDIT_PAGE_SIZE]
-    next_url = (url_for("core_system.audit", **filters.args(), before=entries[-1].id)
-                if more else None)
-    return render_template(
-        "core/admin/audit.html", filters=filters, actions=AUDIT_ACTIONS, next_url=next_url,
-        entries=[(e, _changes(e.changes)) for e in entries], logins=_logins(session, entries),
+    next_url = (
+        url_for("core_system.audit", **filters.args(), before=entries[-1].id) if more else None
     )
-
+    return render_template(
+        "core/admin/audit.html",
+        filters=filters,
+        actions=AUDIT_ACTIONS,
+        next_url=next_url,
+        entries=[(e, _changes(e)) for e in entries],
+        logins=_logins(session, entries),
+    )
 
 
 # -- maintenance ------------------------------------------------------------------------
@@ -591,10 +692,13 @@ def audit_log():  # type: ignore[no-untyped-def]
 def _maintenance_page(status: int = 200, **context: Any):  # type: ignore[no-untyped-def]
     k = kernel()
     return render_template(
-        "core/admin/maintenance.html", db_label=maintenance.safe_url(k.db.url),
-        db_kind=k.db.engine.dialect.name, confirm_form=ConfirmForm(),
+        "core/admin/maintenance.html",
+        db_label=maintenance.safe_url(k.db.url),
+        db_kind=k.db.engine.dialect.name,
+        confirm_form=ConfirmForm(),
         restore_form=context.pop("restore_form", None) or RestoreForm(),
-        restore_word=RESTORE_WORD, **context,
+        restore_word=RESTORE_WORD,
+        **context,
     ), status
 
 
@@ -616,7 +720,6 @@ def maintenance_page():  # type: ignore[no-untyped-def]
     return _maintenance_page()
 
 
-
 @bp.route("/maintenance/backup", methods=["POST"])
 @require("core.maintenance.update")
 def maintenance_backup():  # type: ignore[no-untyped-def]
@@ -627,19 +730,31 @@ def maintenance_backup():  # type: ignore[no-untyped-def]
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     ext = "sqlite3" if kernel().db.is_sqlite else "dump"
     dest = folder / f"vitrylo-{stamp}.{ext}"
-    try:
-        info = maintenance.backup(kernel().db, dest)
-    except MaintenanceError as exc:
+    ok, info = _attempt(_("The backup"), lambda: maintenance.backup(kernel().db, dest))
+    if not ok or info is None:
         shutil.rmtree(folder, ignore_errors=True)
-        flash(_("The backup failed: %(reason)s", reason=str(exc)), "danger")
         return redirect(url_for("core_system.maintenance"))
     session = db_session()
     audit.record(session, "backup", "database", "", file=dest.name, size=info.size)
     session.commit()
-    response = send_file(dest, as_attachment=True, download_name=dest.name,
-                         mimetype="application/octet-stream", max_age=0)
-    response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
-    return response
+    return _send_and_forget(dest, folder)
+
+
+def _send_and_forget(path: Path, folder: Path) -> Response:
+    """Send ``path`` as a download and leave no copy of the database on the server.
+
+    The open handle keeps the data readable after the folder is removed (POSIX), which
+    works where ``call_on_close`` does not: Werkzeug drops it for file responses.
+    """
+    handle = path.open("rb")
+    shutil.rmtree(folder, ignore_errors=True)
+    return send_file(
+        handle,
+        as_attachment=True,
+        download_name=path.name,
+        mimetype="application/octet-stream",
+        max_age=0,
+    )
 
 
 @bp.route("/maintenance/check", methods=["POST"])
@@ -648,8 +763,7 @@ def maintenance_check():  # type: ignore[no-untyped-def]
     if not _confirmed():
         abort(400)
     _release()
-    ok, report = _attempt(_("Checking the database"),
-                                   lambda: maintenance.check(kernel().db))
+    ok, report = _attempt(_("Checking the database"), lambda: maintenance.check(kernel().db))
     return _maintenance_page(report=report if ok else None)
 
 
@@ -659,8 +773,7 @@ def maintenance_optimize():  # type: ignore[no-untyped-def]
     if not _confirmed():
         abort(400)
     _release()
-    ok, done = _attempt(_("Optimizing the database"),
-                                 lambda: maintenance.optimize(kernel().db))
+    ok, done = _attempt(_("Optimizing the database"), lambda: maintenance.optimize(kernel().db))
     return _maintenance_page(optimized=done if ok else None)
 
 
