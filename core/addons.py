@@ -248,6 +248,10 @@ class AddonManager:
         unknown = [n for n in names if n not in rows]
         if unknown:
             raise AddonError(f"nothing to purge for: {', '.join(unknown)}")
+        codeless = [n for n in names if n not in self.available]
+        if codeless:
+            raise AddonError(f"purging needs the code of {', '.join(codeless)} (its migrations "
+                             "drop its tables); install its package again first")
         holders = [n for n in depgraph.dependents(names, self.available, list(rows))
                    if n not in names]
         if holders:

@@ -208,6 +208,10 @@ def addons_list(ctx: Context) -> None:
             status += "" if state.covers(name) else " [read-only: not licensed]"
         click.echo(f"{name:<22} {info.manifest.version:<9} {info.manifest.license:<11} "
                    f"{info.source:<12} {status}")
+    for name, row in sorted(rows.items()):
+        if name not in kernel.available:
+            click.echo(f"{name:<22} {row.version:<9} {'?':<11} {'missing':<12} {row.state} "
+                       "(its code is not available here)")
 
 
 @addons.command("install")

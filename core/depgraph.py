@@ -87,14 +87,18 @@ def dependents(
 
 
 def uninstall_order(names: Iterable[str], available: Mapping[str, AddonInfo]) -> list[str]:
-    """``names`` ordered so that dependents go before what they depend on."""
-    names = list(names)
-    forward = install_order(names, {n: available[n] for n in names if n in available} | {
-        dep: available[dep]
-        for n in names
-        for dep in all_dependencies(n, available)
-    })
-    return [n for n in reversed(forward) if n in names]
+    """``names`` ordered so that dependents go before what they depend on.
+
+    Addons whose code is gone (a removed package, safe mode) come first: nothing that is
+    still here can need them, and they must still be switchable off.
+    """
+    names = list(dict.fromkeys(names))
+    known = [n for n in names if n in available]
+    scope = {n: available[n] for n in known}
+    for n in known:
+        scope |= {dep: available[dep] for dep in all_dependencies(n, available)}
+    forward = install_order(known, scope)
+    return [n for n in names if n not in available] + [n for n in reversed(forward) if n in known]
 
 
 def all_dependencies(name: str, available: Mapping[str, AddonInfo]) -> set[str]:

@@ -23,6 +23,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "scaffold_template"
 TEMPLATE_SUFFIX = ".tmpl"
 PATH_PLACEHOLDER = "NAME"
 RENAMED = {"gitignore": ".gitignore"}
+MAX_LABEL = 60
 # Would clash with the package's own layout (tests/, docs/) or with build output.
 LAYOUT_NAMES = frozenset({"test", "tests", "docs", "build", "dist", "migrations", "templates"})
 
@@ -87,8 +88,13 @@ def template_values(name: str, label: str | None = None) -> dict[str, str]:
 def create_addon(name: str, parent: Path, label: str | None = None) -> Path:
     """Write the package ``<parent>/vitrylo-<name>/`` and return its folder."""
     check_name(name)
-    if label is not None and ('"' in label or "\\" in label or "\n" in label):
-        raise ScaffoldError("the label may not contain quotes, backslashes or line breaks")
+    if label is not None and (
+        not label.strip() or len(label) > MAX_LABEL or any(c in label for c in '"\\\n\r')
+    ):
+        raise ScaffoldError(
+            f"the label must have 1 to {MAX_LABEL} characters, without quotes, backslashes "
+            "or line breaks"
+        )
     target = Path(parent) / f"vitrylo-{name}"
     if target.exists():
         raise ScaffoldError(f"{target} already exists: choose another --path or name")

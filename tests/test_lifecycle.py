@@ -179,3 +179,24 @@ def test_running_app_sees_an_uninstall_by_another_process(make_kernel, root):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert client.get(f"/{a}/items").status_code == 200
+
+
+def test_an_addon_whose_code_is_gone_can_be_switched_off_but_not_purged(make_kernel, root,
+                                                                        tmp_path):
+    a = unique("gone")
+    write_addon(root, a)
+    kernel = make_kernel([a], addon_paths=[root])
+    env = {**os.environ, "VITRYLO_DATABASE_URL": kernel.db.url, "VITRYLO_ADDONS_PATH": "",
+           "VITRYLO_INSTANCE_PATH": str(kernel.settings.instance_path)}
+
+    def vitrylo(*args):
+        return subprocess.run([sys.executable, "-m", "core", *args], env=env,
+                              capture_output=True, text=True, check=False)
+
+    listing = vitrylo("addons", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert f"{a}" in listing.stdout and "missing" in listing.stdout
+    assert vitrylo("addons", "uninstall", a).returncode == 0
+    refused = vitrylo("addons", "purge", a, "--yes")
+    assert refused.returncode == 1 and "needs the code" in refused.stderr
+    assert f"{a}_item" in tables(kernel)
