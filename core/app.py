@@ -16,6 +16,7 @@ from werkzeug.exceptions import Forbidden, HTTPException
 
 from core import sessions
 from core.config import Settings
+from core.csp import CSP
 from core.db import reset_write_intent, set_write_intent
 from core.hooktypes import MenuItem
 from core.kernel import Kernel
@@ -24,11 +25,6 @@ from core.security import LoginUser, has_permission
 from core.web import babel, csrf, login_manager
 
 log = logging.getLogger(__name__)
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_CHOICES = (("uk", "Українська"), ("en", "English"))
 LANGUAGES = tuple(code for code, _label in LANGUAGE_CHOICES)

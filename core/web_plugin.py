@@ -14,7 +14,12 @@ from core.hooktypes import MenuItem, PermissionDef
 def blueprints() -> list[Blueprint]:
     from core.views.admin_system import bp as admin_system
     from core.views.admin_users import bp as admin_users
-    from core.views import auth, shell  # noqa: F401 - their routes live on core's blueprint
+    from core.views import (  # noqa: F401 - their routes live on core's blueprint
+        auth,
+        demo_widgets,
+        progress,
+        shell,
+    )
     from core.views.base import bp as core_bp
 
     return [core_bp, admin_users, admin_system]
@@ -33,6 +38,7 @@ def permissions() -> list[PermissionDef]:
         PermissionDef("core.group.update", _l("Edit groups and rights")),
         PermissionDef("core.audit.read", _l("Read the audit log")),
         PermissionDef("core.maintenance.update", _l("Back up, restore and check the database")),
+        PermissionDef("core.ui_kit.read", _l("See the UI kit gallery")),
     ]
 
 
@@ -53,4 +59,6 @@ def menu_items() -> list[MenuItem]:
                  permission="core.audit.read", order=40),
         MenuItem("core.maintenance", _l("Maintenance"), "core_system.maintenance",
                  parent="core.admin", permission="core.maintenance.update", order=50),
+        MenuItem("core.ui_kit", _l("UI kit"), "core.ui_kit", parent="core.admin",
+                 permission="core.ui_kit.read", order=60),
     ]

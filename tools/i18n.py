@@ -41,7 +41,7 @@ def refresh(package: Path) -> None:
         po = folder / locale / "LC_MESSAGES" / "messages.po"
         action = "update" if po.exists() else "init"
         pybabel(action, "-i", str(pot), "-d", str(folder), "-l", locale, "--no-wrap")
-    pybabel("compile", "-d", str(folder), "--use-fuzzy")
+    pybabel("compile", "-d", str(folder))  # a fuzzy guess is never shown to users
 
 
 def missing(package: Path) -> list[str]:
