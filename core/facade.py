@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import click
@@ -199,7 +199,9 @@ class Hooks:
     def timeline_entries(self, subject: str, subject_id: int, user: Any) -> list[t.TimelineEntry]:
         entries = self._items("timeline_entries", t.TimelineEntry, None, subject=subject,
                               subject_id=subject_id, user=user)
-        return sorted(entries, key=lambda e: e.when, reverse=True)
+        # An addon may give naive datetimes: they are taken as UTC, so all compare.
+        return sorted(entries, key=lambda e: e.when if e.when.tzinfo else
+                      e.when.replace(tzinfo=UTC), reverse=True)
 
     def card_tabs(self, subject: str, subject_id: int, user: Any) -> list[t.CardTab]:
         tabs = self._items("card_tabs", t.CardTab, "id", subject=subject, subject_id=subject_id,

@@ -15,6 +15,7 @@ def blueprints() -> list[Blueprint]:
     from core.views.admin_system import bp as admin_system
     from core.views.admin_users import bp as admin_users
     from core.views import (  # noqa: F401 - their routes live on core's blueprint
+        attachments,
         auth,
         demo_widgets,
         progress,

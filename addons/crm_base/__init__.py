@@ -11,6 +11,7 @@ from core.hooktypes import DashboardWidget, MenuItem, PermissionDef, SearchResul
 
 @hookimpl
 def blueprints() -> list[Blueprint]:
+    from addons.crm_base import card  # noqa: F401 - the card's edit and delete routes
     from addons.crm_base.views import bp
 
     return [bp]
@@ -23,6 +24,7 @@ def permissions() -> list[PermissionDef]:
         PermissionDef("crm_base.counterparty.create", _l("Create counterparties")),
         PermissionDef("crm_base.counterparty.update", _l("Edit counterparties")),
         PermissionDef("crm_base.counterparty.delete", _l("Delete counterparties")),
+        PermissionDef("crm_base.counterparty.export", _l("Export counterparties")),
     ]
 
 
@@ -47,3 +49,19 @@ def dashboard_widgets(user) -> list[DashboardWidget]:  # type: ignore[no-untyped
     from addons.crm_base.search import my_counterparties_widget
 
     return my_counterparties_widget(user)
+
+
+@hookimpl
+def printable_documents():  # type: ignore[no-untyped-def]
+    """The counterparty card ("Картка контрагента"), printed at /print/crm_base.card/<id>."""
+    from addons.crm_base.printing import documents
+
+    return documents()
+
+
+@hookimpl
+def timeline_entries(subject: str, subject_id: int, user):  # type: ignore[no-untyped-def]
+    """A counterparty's creation, changes (from the audit log) and attached files."""
+    from addons.crm_base.card import counterparty_timeline
+
+    return counterparty_timeline(subject, subject_id, user)

@@ -1,0 +1,262 @@
+"""The counterparty card: edit (optimistic locking), delete, timeline, attachments, history.
+
+The edit flow is a :class:`core.ui.formview.FormView` declaration; the routes below only
+hand the request to it, each behind its own right. The card's other tabs are core widgets
+fed with this record: the timeline (``timeline_entries`` of every enabled addon, crm_base's
+own entries built by :func:`counterparty_timeline`), the attachments panel (the rules for
+``crm_base.counterparty`` are registered here), and tabs other addons add through
+``card_tabs``.
+
+Routes on crm_base's blueprint: ``GET|POST /crm/counterparties/<id>/edit`` (the card
+opened on its form; the form posts here) and ``POST /crm/counterparties/<id>/delete``.
+:func:`show_card` renders the card itself for ``views.counterparty``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from werkzeug.routing import BuildError
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from addons.crm_base.models import SUBJECT, Counterparty
+from addons.crm_base.views import bp
+from core import attachments
+from core.hooktypes import TimelineEntry
+from core.models import AuditEntry, User
+from core.security import has_permission, require
+from core.ui.formview import MAX_ID, FormView
+from core.ui.timeline import aware, timeline
+from core.views.attachments import human_size, panel
+from core.web import db_session, kernel
+
+READ = "crm_base.counterparty.read"
+UPDATE = "crm_base.counterparty.update"
+DELETE = "crm_base.counterparty.delete"
+TABS = ("details", "timeline", "attachments", "history")
+# The columns the timeline tells about, with their labels (others, like version, stay out).
+FIELD_LABELS = {"name": _l("Name"), "manager_id": _l("Manager")}
+
+
+def _clean(value: Any) -> Any:
+    """Trim text and drop NUL characters (PostgreSQL refuses them: that would be a 500)."""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
+
+
+def _optional_id(value: Any) -> int | None:
+    """A select's value as a user id; the empty choice is "nobody"."""
+    return None if value in (None, "") else int(value)
+
+
+class CounterpartyEditForm(FlaskForm):
+    name = StringField(_l("Name"), filters=[_clean], validators=[DataRequired(), Length(max=300)])
+    manager_id = SelectField(_l("Manager"), coerce=_optional_id)
+
+
+def _prepare(form: FlaskForm, record: Counterparty) -> None:
+    """Managers to choose from: active users, and the current one even if deactivated."""
+    users = db_session().execute(
+        select(User.id, User.name, User.login)
+        .where(or_(User.active.is_(True), User.id == record.manager_id))
+        .order_by(User.name, User.login)
+    )
+    form.manager_id.choices = [("", "—"), *((u.id, u.name or u.login) for u in users)]
+
+
+def _user_names(ids: Iterable[Any]) -> dict[int, str]:
+    wanted = {int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
+    if not wanted:
+        return {}
+    rows = db_session().execute(select(User.id, User.name, User.login).where(User.id.in_(wanted)))
+    return {uid: name or login for uid, name, login in rows}
+
+
+def _card_extras(record: Counterparty) -> Mapping[str, Any]:
+    """The card's other tabs and its breadcrumbs."""
+    card_url = url_for("crm_base.counterparty", record_id=record.id)
+    tab = request.args.get("tab", "")
+    manager = _user_names([record.manager_id]).get(record.manager_id or 0, "")
+    return {
+        "breadcrumbs": [
+            (_("Counterparties"), url_for("crm_base.counterparties")),
+            (record.name, None),
+        ],
+        "tab": tab if tab in TABS else "details",
+        "manager": manager,
+        "timeline": timeline(SUBJECT, record.id),
+        "attachments": panel(SUBJECT, record.id, f"{card_url}?tab=attachments"),
+        "card_tabs": kernel().hooks.card_tabs(SUBJECT, record.id, current_user),
+        "documents": _print_links(record),
+    }
+
+
+def _print_links(record: Counterparty) -> list[tuple[str, str]]:
+    """(label, url) of the documents printable for a counterparty that the user may print."""
+    links = []
+    for doc in kernel().hooks.printable_documents():
+        if doc.subject == SUBJECT and has_permission(doc.permission):
+            try:
+                url = url_for("core.print_document", name=doc.name, record_id=record.id)
+            except BuildError:  # printing is not served by this app
+                return []
+            links.append((str(doc.label), url))
+    return links
+
+
+COUNTERPARTY_FORM = FormView(
+    model=Counterparty,
+    form=CounterpartyEditForm,
+    subject=SUBJECT,
+    owner=Counterparty.manager_id,
+    template="crm_base/counterparty.html",
+    endpoint="crm_base.counterparty",
+    save_endpoint="crm_base.counterparty_edit",
+    delete_endpoint="crm_base.counterparty_delete",
+    index_endpoint="crm_base.counterparties",
+    update_permission=UPDATE,
+    delete_permission=DELETE,
+    title=lambda record: record.name,
+    prepare=_prepare,
+    context=_card_extras,
+)
+
+attachments.register(
+    attachments.AttachmentRules(
+        SUBJECT,
+        reach=attachments.scoped_reach(Counterparty, SUBJECT, Counterparty.manager_id),
+        read=READ,
+        write=UPDATE,
+    )
+)
+
+
+def show_card(record_id: int) -> ResponseReturnValue:
+    """The card (read right checked by the caller's route); the form is disabled without
+    the update right."""
+    return COUNTERPARTY_FORM.show(record_id)
+
+
+@bp.route("/counterparties/<int:record_id>/edit", methods=["GET", "POST"])
+@require(UPDATE)
+def counterparty_edit(record_id: int) -> ResponseReturnValue:
+    """GET: the card opened on its form; POST: save (conflict, errors, or redirect)."""
+    if request.method == "POST":
+        return COUNTERPARTY_FORM.save(record_id)
+    return COUNTERPARTY_FORM.show(record_id)
+
+
+@bp.post("/counterparties/<int:record_id>/delete")
+@require(DELETE)
+def counterparty_delete(record_id: int) -> ResponseReturnValue:
+    return COUNTERPARTY_FORM.delete(record_id)
+
+
+# -- timeline -------------------------------------------------------------------------
+
+
+def _value(field: str, value: Any, names: Mapping[int, str]) -> str:
+    if value in (None, ""):
+        return "—"
+    if field == "manager_id":
+        return names.get(int(value), f"#{value}") if str(value).isdigit() else str(value)
+    return str(value)
+
+
+def _changes(entry: AuditEntry) -> dict[str, Any]:
+    try:
+        data = json.loads(entry.changes or "{}")
+    except ValueError:
+        return {}
+    return {k: v for k, v in data.items() if k in FIELD_LABELS and isinstance(v, list)}
+
+
+def _audit_entries(record_id: int) -> list[tuple[AuditEntry, dict[str, Any]]]:
+    rows = db_session().scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.subject == Counterparty.__tablename__,
+            AuditEntry.subject_id == str(record_id),
+            AuditEntry.action.in_(("create", "update")),
+        )
+        .order_by(AuditEntry.id)
+    )
+    return [(e, _changes(e)) for e in rows]
+
+
+def _change_entry(entry: AuditEntry, changes: dict[str, Any], names: dict[int, str]) -> Any:
+    who = names.get(entry.user_id or 0, "")
+    fields = ", ".join(str(FIELD_LABELS[k]) for k in changes)
+    title = (
+        _("%(who)s changed %(fields)s", who=who, fields=fields)
+        if who
+        else _("Changed: %(fields)s", fields=fields)
+    )
+    body = "\n".join(
+        f"{FIELD_LABELS[k]}: {_value(k, old, names)} → {_value(k, new, names)}"
+        for k, (old, new, *_rest) in changes.items()
+    )
+    return TimelineEntry(aware(entry.at), "crm_base.changed", title, body)
+
+
+def counterparty_timeline(subject: str, subject_id: int, user: Any) -> list[TimelineEntry]:
+    """crm_base's part of a counterparty's chronology: creation, changes, attached files.
+
+    Only for a reader who holds the read right and reaches the record (its scope).
+    """
+    if subject != SUBJECT or not has_permission(READ) or not 0 < int(subject_id) <= MAX_ID:
+        return []
+    record = db_session().get(Counterparty, int(subject_id))
+    if record is None or not COUNTERPARTY_FORM.reachable(record.id):
+        return []
+    audit = _audit_entries(record.id)
+    files = attachments.attachments_of(db_session(), SUBJECT, record.id)
+    manager_ids = [v for _e, c in audit for v in c.get("manager_id", [])]
+    names = _user_names(
+        [e.user_id for e, _c in audit] + [f.uploaded_by for f in files] + manager_ids
+    )
+    entries: list[TimelineEntry] = []
+    created = next(((e, c) for e, c in audit if e.action == "create"), None)
+    entries.append(_created_entry(record, created, names))
+    entries += [_change_entry(e, c, names) for e, c in audit if e.action == "update" and c]
+    for f in files:
+        who = names.get(f.uploaded_by or 0, "")
+        title = (
+            _("%(who)s attached %(name)s", who=who, name=f.filename)
+            if who
+            else _("File attached: %(name)s", name=f.filename)
+        )
+        url = url_for("core.attachment_download", attachment_id=f.id)
+        entries.append(
+            TimelineEntry(
+                aware(f.uploaded_at), "crm_base.attachment", title, human_size(f.size), url
+            )
+        )
+    return entries
+
+
+def _created_entry(
+    record: Counterparty,
+    audit: tuple[AuditEntry, dict[str, Any]] | None,
+    names: dict[int, str],
+) -> TimelineEntry:
+    """From the audit log (who created it, under which name), else from the record itself
+    (rows loaded in bulk are not audited one by one)."""
+    if audit is None:
+        return TimelineEntry(
+            aware(record.created_at), "crm_base.created", _("Counterparty created"), record.name
+        )
+    entry, changes = audit
+    who = names.get(entry.user_id or 0, "")
+    title = _("%(who)s created the counterparty", who=who) if who else _("Counterparty created")
+    name = changes.get("name", ["", record.name])[-1]
+    return TimelineEntry(aware(entry.at), "crm_base.created", title, str(name))
