@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, inspect, select, text
+from sqlalchemy import delete, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from core import depgraph, migrate
@@ -183,6 +183,13 @@ class AddonManager:
         declared = {p.name: p for p in self.hooks.permissions(all_addons=True) if p.addon == addon}
         stored = {p.name: p for p in session.scalars(
             select(Permission).where(Permission.addon == addon))}
+        for name, perm in declared.items():
+            for old in perm.replaces:
+                if old in stored and name not in stored:  # a rename: grants follow it
+                    session.execute(update(Permission).where(Permission.name == old)
+                                    .values(name=name))
+                    session.expunge(stored.pop(old))
+                    stored[name] = session.get(Permission, name)  # type: ignore[assignment]
         for name, perm in declared.items():
             if name in stored:
                 stored[name].label = str(perm.label)

@@ -14,10 +14,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PermissionDef:
-    """A right an addon declares, e.g. ``PermissionDef("sales.deal.read", "Read deals")``."""
+    """A right an addon declares, e.g. ``PermissionDef("sales.deal.read", "Read deals")``.
+
+    ``replaces`` names the right's former names: on upgrade the groups that held an old
+    name hold the new one, so renaming a right never silently takes it away.
+    """
 
     name: str
     label: str = ""
+    replaces: tuple[str, ...] = ()
     addon: str = ""
 
 

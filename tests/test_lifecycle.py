@@ -200,3 +200,29 @@ def test_an_addon_whose_code_is_gone_can_be_switched_off_but_not_purged(make_ker
     refused = vitrylo("addons", "purge", a, "--yes")
     assert refused.returncode == 1 and "needs the code" in refused.stderr
     assert f"{a}_item" in tables(kernel)
+
+
+def test_a_renamed_permission_keeps_its_grants(make_kernel, root):
+    from core.models import Group, GroupPermission
+
+    a = unique("ren")
+    write_addon(root, a, extra_perms=("item.export",))
+    kernel = make_kernel([a], addon_paths=[root])
+    with kernel.db.transaction() as s:
+        group = Group(name="exporters")
+        s.add(group)
+        s.flush()
+        s.add(GroupPermission(group_id=group.id, permission=f"{a}.item.export"))
+    init = root / a / "__init__.py"
+    init.write_text(init.read_text().replace(
+        f'PermissionDef("{a}.item.export", "item.export")',
+        f'PermissionDef("{a}.item.download", "Download", replaces=("{a}.item.export",))'))
+    add_upgrade(root, a, "0.2.0")
+    sys.modules.pop(a)
+    newer = make_kernel(addon_paths=[root], url=kernel.db.url)
+    newer.manager.upgrade()
+    with newer.db.session_factory() as s:
+        granted = set(s.scalars(select(GroupPermission.permission)))
+        names = set(s.scalars(select(Permission.name).where(Permission.addon == a)))
+    assert granted == {f"{a}.item.download"}
+    assert names == {f"{a}.item.read", f"{a}.item.download"}
