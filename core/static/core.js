@@ -22,3 +22,31 @@
     if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }
   });
 })();
+
+// --- List view (core/ui/listview.py) -------------------------------------------------
+// <input type="checkbox" data-check-all="ids"> ticks every checkbox named "ids" in its
+// form; ticking rows by hand keeps the header box in step (checked / mixed / clear).
+(function () {
+  "use strict";
+  function boxes(form, name) {
+    return Array.prototype.slice.call(
+      form.querySelectorAll('input[type="checkbox"][name="' + CSS.escape(name) + '"]'));
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target.form || !target.name && !target.dataset.checkAll) { return; }
+    if (target.matches("[data-check-all]")) {
+      boxes(target.form, target.dataset.checkAll).forEach(function (box) {
+        box.checked = target.checked;
+      });
+      return;
+    }
+    var all = target.form.querySelector('[data-check-all="' + CSS.escape(target.name) + '"]');
+    if (all) {
+      var list = boxes(target.form, target.name);
+      var ticked = list.filter(function (box) { return box.checked; }).length;
+      all.checked = ticked > 0 && ticked === list.length;
+      all.indeterminate = ticked > 0 && ticked < list.length;
+    }
+  });
+})();
