@@ -124,7 +124,8 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class DashboardWidget:
-    """A block of the home dashboard; ``render()`` returns safe HTML (use a template)."""
+    """A block of the home dashboard; ``render()`` returns ``Markup`` (a rendered template
+    wrapped in ``markupsafe.Markup``): a plain ``str`` is escaped."""
 
     id: str
     title: str

@@ -43,7 +43,9 @@ def test_global_search_asks_the_addons_and_respects_scope(login, db_session):
 
 def test_dashboard_shows_widgets_the_user_may_see(login):
     reader = login(READ)
-    assert "widget-crm_base-mine" in reader.get("/").get_data(as_text=True)
+    home = reader.get("/").get_data(as_text=True)
+    assert "widget-crm_base-mine" in home
+    assert 'href="/crm/counterparties"' in home and "&lt;a" not in home  # HTML, not text
     assert "widget-crm_base-mine" not in login([]).get("/").get_data(as_text=True)
 
 

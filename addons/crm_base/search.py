@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, url_for
+from markupsafe import Markup
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -38,10 +39,10 @@ def my_counterparties_widget(user: Any) -> list[DashboardWidget]:
     if not has_permission(READ, user):
         return []
 
-    def render() -> str:
+    def render() -> Markup:
         count = db_session().scalar(
             select(func.count()).select_from(Counterparty)
             .where(Counterparty.manager_id == user.id))
-        return render_template("crm_base/widget_mine.html", count=count or 0)
+        return Markup(render_template("crm_base/widget_mine.html", count=count or 0))
 
     return [DashboardWidget("crm_base.mine", str(_l("My counterparties")), render, order=10)]
