@@ -94,9 +94,12 @@ class AddonManager:
         result = {}
         for name, row in self.rows(session).items():
             info = self.available.get(name)
-            if row.state == ADDON_INSTALLED and info is not None:
-                if parse_version(info.manifest.version) > parse_version(row.version):
-                    result[name] = (row.version, info.manifest.version)
+            if (
+                row.state == ADDON_INSTALLED
+                and info is not None
+                and parse_version(info.manifest.version) > parse_version(row.version)
+            ):
+                result[name] = (row.version, info.manifest.version)
         return result
 
     def migration_scope(self, session: Session, *names: str) -> dict[str, AddonInfo]:
@@ -130,7 +133,8 @@ class AddonManager:
             installed = self.installed(session)
         order = depgraph.install_order(names, self.available, installed)
         return order + [
-            n for n in depgraph.auto_installable(self.available, [*installed, *order])
+            n
+            for n in depgraph.auto_installable(self.available, [*installed, *order])
             if n not in order
         ]
 
@@ -142,8 +146,9 @@ class AddonManager:
             raise AddonError(str(exc)) from exc
         with self.db.session_factory() as session:
             state = self.license_state(session)
-        refused = [n for n in order if self.available[n].manifest.commercial
-                   and not state.covers(n)]
+        refused = [
+            n for n in order if self.available[n].manifest.commercial and not state.covers(n)
+        ]
         if refused:
             why = state.message or "it does not cover them"
             raise AddonError(
@@ -164,11 +169,15 @@ class AddonManager:
             row = session.get(InstalledAddon, name)
             first_time = row is None
             if row is None:
-                session.add(InstalledAddon(name=name, version=info.manifest.version,
-                                           state=ADDON_INSTALLED))
+                session.add(
+                    InstalledAddon(name=name, version=info.manifest.version, state=ADDON_INSTALLED)
+                )
             else:
                 row.version, row.state, row.updated_at = (
-                    info.manifest.version, ADDON_INSTALLED, utcnow())
+                    info.manifest.version,
+                    ADDON_INSTALLED,
+                    utcnow(),
+                )
             self._sync_permissions(session, name)
             session.flush()
             if info.manifest.post_install:
@@ -181,13 +190,15 @@ class AddonManager:
     def _sync_permissions(self, session: Session, addon: str) -> None:
         """Make the database's permissions of ``addon`` exactly what its hook declares."""
         declared = {p.name: p for p in self.hooks.permissions(all_addons=True) if p.addon == addon}
-        stored = {p.name: p for p in session.scalars(
-            select(Permission).where(Permission.addon == addon))}
+        stored = {
+            p.name: p for p in session.scalars(select(Permission).where(Permission.addon == addon))
+        }
         for name, perm in declared.items():
             for old in perm.replaces:
                 if old in stored and name not in stored:  # a rename: grants follow it
-                    session.execute(update(Permission).where(Permission.name == old)
-                                    .values(name=name))
+                    session.execute(
+                        update(Permission).where(Permission.name == old).values(name=name)
+                    )
                     session.expunge(stored.pop(old))
                     stored[name] = session.get(Permission, name)  # type: ignore[assignment]
         for name, perm in declared.items():
@@ -257,13 +268,18 @@ class AddonManager:
             raise AddonError(f"nothing to purge for: {', '.join(unknown)}")
         codeless = [n for n in names if n not in self.available]
         if codeless:
-            raise AddonError(f"purging needs the code of {', '.join(codeless)} (its migrations "
-                             "drop its tables); install its package again first")
-        holders = [n for n in depgraph.dependents(names, self.available, list(rows))
-                   if n not in names]
+            raise AddonError(
+                f"purging needs the code of {', '.join(codeless)} (its migrations "
+                "drop its tables); install its package again first"
+            )
+        holders = [
+            n for n in depgraph.dependents(names, self.available, list(rows)) if n not in names
+        ]
         if holders:
-            raise AddonError(f"{', '.join(holders)} keep(s) data that depends on "
-                             f"{', '.join(names)}; purge them too")
+            raise AddonError(
+                f"{', '.join(holders)} keep(s) data that depends on "
+                f"{', '.join(names)}; purge them too"
+            )
         plan = PurgePlan(addons=names)
         insp = inspect(self.db.engine)
         all_tables = insp.get_table_names()

@@ -21,10 +21,16 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import AuditEntry
 
-NOT_AUDITED = frozenset({
-    "core_audit", "core_session", "core_login_failure", "core_state", "core_recovery_code",
-    "core_job",
-})
+NOT_AUDITED = frozenset(
+    {
+        "core_audit",
+        "core_session",
+        "core_login_failure",
+        "core_state",
+        "core_recovery_code",
+        "core_job",
+    }
+)
 REDACTED = frozenset({"password_hash", "totp_secret", "code_hash", "content"})
 _actor: contextvars.ContextVar[int | None] = contextvars.ContextVar("audit_actor", default=None)
 
@@ -53,9 +59,15 @@ def _plain(value: Any) -> Any:
 
 def _row(table: str, action: str, key: str, changes: dict[str, Any]) -> dict[str, Any]:
     uid, ip = _who()
-    return {"at": utcnow(), "user_id": uid, "action": action, "subject": table,
-            "subject_id": key[:64], "ip": ip,
-            "changes": json.dumps(changes, ensure_ascii=False, sort_keys=True)}
+    return {
+        "at": utcnow(),
+        "user_id": uid,
+        "action": action,
+        "subject": table,
+        "subject_id": key[:64],
+        "ip": ip,
+        "changes": json.dumps(changes, ensure_ascii=False, sort_keys=True),
+    }
 
 
 def _key(obj: Any) -> str:
@@ -75,8 +87,10 @@ def _capture(session: Session, _ctx: Any) -> None:
     for obj in session.new:
         table = obj.__table__.name
         if table not in NOT_AUDITED:
-            values = {c.key: ["", "***" if c.key in REDACTED else _plain(getattr(obj, c.key))]
-                      for c in _columns(obj)}
+            values = {
+                c.key: ["", "***" if c.key in REDACTED else _plain(getattr(obj, c.key))]
+                for c in _columns(obj)
+            }
             rows.append(_row(table, "create", _key(obj), values))
     for obj in session.dirty:
         table = obj.__table__.name
@@ -90,26 +104,32 @@ def _capture(session: Session, _ctx: Any) -> None:
                 old = hist.deleted[0] if hist.deleted else None
                 new = hist.added[0] if hist.added else None
                 masked = col.key in REDACTED
-                changes[col.key] = ["***" if masked else _plain(old),
-                                    "***" if masked else _plain(new)]
+                changes[col.key] = [
+                    "***" if masked else _plain(old),
+                    "***" if masked else _plain(new),
+                ]
         if changes:
             rows.append(_row(table, "update", _key(obj), changes))
     for obj in session.deleted:
         table = obj.__table__.name
         if table not in NOT_AUDITED:
-            values = {c.key: ["***" if c.key in REDACTED else _plain(getattr(obj, c.key)), ""]
-                      for c in _columns(obj)}
+            values = {
+                c.key: ["***" if c.key in REDACTED else _plain(getattr(obj, c.key)), ""]
+                for c in _columns(obj)
+            }
             rows.append(_row(table, "delete", _key(obj), values))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 
 
-def record(session: Session, action: str, subject: str = "", subject_id: str = "",
-           **details: Any) -> None:
+def record(
+    session: Session, action: str, subject: str = "", subject_id: str = "", **details: Any
+) -> None:
     """An entry that is not a record change: ``login``, ``login_failed``, ``denied`` …"""
-    session.connection().execute(insert(AuditEntry), [_row(subject, action, subject_id,
-                                                           {k: _plain(v) for k, v in
-                                                            details.items()})])
+    session.connection().execute(
+        insert(AuditEntry),
+        [_row(subject, action, subject_id, {k: _plain(v) for k, v in details.items()})],
+    )
 
 
 def record_denied(permission: str | None) -> None:
@@ -117,16 +137,19 @@ def record_denied(permission: str | None) -> None:
     from core.web import db_session
 
     session = db_session()
-    record(session, "denied", "permission", permission or "", path=request.path,
-           method=request.method)
+    record(
+        session, "denied", "permission", permission or "", path=request.path, method=request.method
+    )
     session.commit()
 
 
 def history(session: Session, subject: str, subject_id: Any, limit: int = 200) -> list[AuditEntry]:
     """The audit entries of one record, newest first (for its own page)."""
-    return list(session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.subject == subject, AuditEntry.subject_id == str(subject_id))
-        .order_by(AuditEntry.id.desc())
-        .limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.subject == subject, AuditEntry.subject_id == str(subject_id))
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+    )

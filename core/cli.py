@@ -31,8 +31,16 @@ from core.security import PasswordError, hash_password
 DEMO_KEY = "demo-license-key"
 # What can go wrong while starting the kernel, each with a message fit for the console.
 KERNEL_ERRORS = (
-    AddonLoadError, ArgumentError, DependencyError, DiscoveryError, HookError, LicenseError,
-    ManifestError, MigrationError, NoSuchModuleError, OperationalError,
+    AddonLoadError,
+    ArgumentError,
+    DependencyError,
+    DiscoveryError,
+    HookError,
+    LicenseError,
+    ManifestError,
+    MigrationError,
+    NoSuchModuleError,
+    OperationalError,
 )
 
 
@@ -130,13 +138,23 @@ def init(ctx: Context, demo: bool, admin_login: str) -> None:
     with kernel.db.transaction() as session:
         if session.scalar(select(User).where(User.login == admin_login)) is None:
             password = secrets.token_urlsafe(12)
-            session.add(User(login=admin_login, name="Administrator", is_superuser=True,
-                             password_hash=hash_password(password, admin_login)))
-            click.echo(f"Admin account: login '{admin_login}', password '{password}' "
-                       "(shown once: write it down)")
+            session.add(
+                User(
+                    login=admin_login,
+                    name="Administrator",
+                    is_superuser=True,
+                    password_hash=hash_password(password, admin_login),
+                )
+            )
+            click.echo(
+                f"Admin account: login '{admin_login}', password '{password}' "
+                "(shown once: write it down)"
+            )
         else:
-            click.echo(f"Admin account '{admin_login}' exists (its password was shown when it "
-                       "was created).")
+            click.echo(
+                f"Admin account '{admin_login}' exists (its password was shown when it "
+                "was created)."
+            )
 
 
 def _demo_licence(ctx: Context, settings: Settings) -> None:
@@ -149,8 +167,14 @@ def _demo_licence(ctx: Context, settings: Settings) -> None:
     kernel = ctx.kernel
     with kernel.db.transaction() as session:
         if kernel.license_state(session).state != "valid":
-            content = issue(private, customer="DEMO — not for production use", addons=["*"],
-                            max_users=10, expires=date.today() + timedelta(days=365), demo=True)
+            content = issue(
+                private,
+                customer="DEMO — not for production use",
+                addons=["*"],
+                max_users=10,
+                expires=date.today() + timedelta(days=365),
+                demo=True,
+            )
             install_license(session, content, kernel.trusted_keys())
             bump_counter(session)
             click.echo("Installed a demo licence for every addon (local key, this instance only).")
@@ -206,12 +230,16 @@ def addons_list(ctx: Context) -> None:
             status += f" (db {row.version}, upgrade pending)"
         if info.manifest.commercial and row is not None and row.state == ADDON_INSTALLED:
             status += "" if state.covers(name) else " [read-only: not licensed]"
-        click.echo(f"{name:<22} {info.manifest.version:<9} {info.manifest.license:<11} "
-                   f"{info.source:<12} {status}")
+        click.echo(
+            f"{name:<22} {info.manifest.version:<9} {info.manifest.license:<11} "
+            f"{info.source:<12} {status}"
+        )
     for name, row in sorted(rows.items()):
         if name not in kernel.available:
-            click.echo(f"{name:<22} {row.version:<9} {'?':<11} {'missing':<12} {row.state} "
-                       "(its code is not available here)")
+            click.echo(
+                f"{name:<22} {row.version:<9} {'?':<11} {'missing':<12} {row.state} "
+                "(its code is not available here)"
+            )
 
 
 @addons.command("install")
@@ -307,21 +335,44 @@ def license_keygen(private_key: Path, public_key: Path) -> None:
 
 
 @license_group.command("issue")
-@click.option("--key", "key", required=True, type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="The vendor's private key file.")
+@click.option(
+    "--key",
+    "key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The vendor's private key file.",
+)
 @click.option("--customer", required=True)
-@click.option("--addon", "addon_names", multiple=True, required=True,
-              help="A covered addon; repeat it, or '*' for all.")
+@click.option(
+    "--addon",
+    "addon_names",
+    multiple=True,
+    required=True,
+    help="A covered addon; repeat it, or '*' for all.",
+)
 @click.option("--max-users", required=True, type=click.IntRange(min=1))
 @click.option("--expires", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.option("--demo", is_flag=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
 @_fail_on(LicenseError)
-def license_issue(key: Path, customer: str, addon_names: tuple[str, ...], max_users: int,
-                  expires, demo: bool, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+def license_issue(
+    key: Path,
+    customer: str,
+    addon_names: tuple[str, ...],
+    max_users: int,
+    expires,
+    demo: bool,
+    output: Path | None,
+) -> None:  # type: ignore[no-untyped-def]
     """Sign a licence file with the vendor's private key."""
-    content = issue(key, customer=customer, addons=addon_names, max_users=max_users,
-                    expires=expires.date(), demo=demo)
+    content = issue(
+        key,
+        customer=customer,
+        addons=addon_names,
+        max_users=max_users,
+        expires=expires.date(),
+        demo=demo,
+    )
     if output is None:
         sys.stdout.write(content.decode("utf-8"))
     else:
@@ -386,8 +437,9 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_ctx
 @_fail_on(PasswordError)
-def user_create(ctx: Context, login: str, name: str, email: str, superuser: bool,
-                password_stdin: bool) -> None:
+def user_create(
+    ctx: Context, login: str, name: str, email: str, superuser: bool, password_stdin: bool
+) -> None:
     """Create a user; without --password-stdin the password is asked for."""
     if not login.strip() or len(login) > 80:
         raise click.ClickException("the login must have 1 to 80 characters")
@@ -403,8 +455,15 @@ def user_create(ctx: Context, login: str, name: str, email: str, superuser: bool
         limit = kernel.snapshot.license.max_users
         if limit is not None and active_users(session) >= limit:
             raise click.ClickException(f"the licence allows {limit} active users")
-        session.add(User(login=login, name=name, email=email, is_superuser=superuser,
-                         password_hash=hash_password(password, login)))
+        session.add(
+            User(
+                login=login,
+                name=name,
+                email=email,
+                is_superuser=superuser,
+                password_hash=hash_password(password, login),
+            )
+        )
     click.echo(f"User '{login}' created.")
 
 

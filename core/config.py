@@ -82,10 +82,12 @@ class Settings:
             trusted_keys=trusted,
             debug=_truthy(pick("debug", False)),  # type: ignore[arg-type]
             https=_truthy(pick("https", False)),  # type: ignore[arg-type]
-            session_idle_minutes=_positive_int(pick("session_idle_minutes", 60),
-                                               "session_idle_minutes"),
-            session_lifetime_hours=_positive_int(pick("session_lifetime_hours", 12),
-                                                 "session_lifetime_hours"),
+            session_idle_minutes=_positive_int(
+                pick("session_idle_minutes", 60), "session_idle_minutes"
+            ),
+            session_lifetime_hours=_positive_int(
+                pick("session_lifetime_hours", 12), "session_lifetime_hours"
+            ),
             extra={k: v for k, v in overrides.items() if k not in cls.__dataclass_fields__},
         )
 

@@ -42,7 +42,9 @@ def utcnow() -> datetime:
 def make_engine(url: str, **kwargs: object) -> Engine:
     """An engine for ``url`` with the per-backend settings Vitrylo relies on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
         _tune_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -59,10 +59,14 @@ def auto_installable(available: Mapping[str, AddonInfo], installed: Iterable[str
         changed = False
         for name, info in sorted(available.items()):
             m = info.manifest
-            if m.auto_install and name not in installed and name not in ready:
-                if m.depends and all(d.name in installed or d.name in ready for d in m.depends):
-                    ready.append(name)
-                    changed = True
+            wanted = m.auto_install and name not in installed and name not in ready
+            if (
+                wanted
+                and m.depends
+                and all(d.name in installed or d.name in ready for d in m.depends)
+            ):
+                ready.append(name)
+                changed = True
     return ready
 
 

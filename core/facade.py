@@ -74,13 +74,18 @@ class Hooks:
                 if key is not None:
                     name = getattr(item, key)
                     if not isinstance(name, str) or not name:
-                        raise HookError(addon, hook, f"returned a {kind.__name__} whose {key} "
-                                        f"is {name!r}, not a non-empty str")
+                        raise HookError(
+                            addon,
+                            hook,
+                            f"returned a {kind.__name__} whose {key} "
+                            f"is {name!r}, not a non-empty str",
+                        )
                     if not _namespaced(addon, name):
                         raise HookError(addon, hook, f"returned '{name}', not named '{addon}.…'")
                     if name in seen:
-                        raise HookError(addon, hook, f"returned '{name}' already given by "
-                                        f"'{seen[name]}'")
+                        raise HookError(
+                            addon, hook, f"returned '{name}' already given by '{seen[name]}'"
+                        )
                     seen[name] = addon
                 items.append(item)
         return items
@@ -106,14 +111,20 @@ class Hooks:
             for bp in value if isinstance(value, list | tuple) else [value]:
                 if not isinstance(bp, Blueprint):
                     raise HookError(addon, "blueprints", f"returned {type(bp).__name__}")
-                if addon != CORE_PLUGIN and bp.name != addon and not bp.name.startswith(
-                    f"{addon}_"
+                if (
+                    addon != CORE_PLUGIN
+                    and bp.name != addon
+                    and not bp.name.startswith(f"{addon}_")
                 ):
-                    raise HookError(addon, "blueprints", f"blueprint '{bp.name}' not named "
-                                    f"'{addon}'")
+                    raise HookError(
+                        addon, "blueprints", f"blueprint '{bp.name}' not named '{addon}'"
+                    )
                 if bp.name in seen:
-                    raise HookError(addon, "blueprints", f"blueprint '{bp.name}' already given "
-                                    f"by '{seen[bp.name]}'")
+                    raise HookError(
+                        addon,
+                        "blueprints",
+                        f"blueprint '{bp.name}' already given by '{seen[bp.name]}'",
+                    )
                 seen[bp.name] = addon
                 result.append((addon, bp))
         return result
@@ -129,8 +140,9 @@ class Hooks:
         seen: dict[str, str] = {}
         for addon, value in self._call("cli_commands", all_addons):
             if not isinstance(value, list | tuple):
-                raise HookError(addon, "cli_commands",
-                                f"must return a list, not {type(value).__name__}")
+                raise HookError(
+                    addon, "cli_commands", f"must return a list, not {type(value).__name__}"
+                )
             for cmd in value:
                 if not isinstance(cmd, click.Command):
                     raise HookError(addon, "cli_commands", f"returned {type(cmd).__name__}")
@@ -138,11 +150,15 @@ class Hooks:
                 if addon != CORE_PLUGIN and not (
                     name == addon or name.startswith((f"{addon}-", f"{addon}_"))
                 ):
-                    raise HookError(addon, "cli_commands", f"command '{cmd.name}' must start "
-                                    f"with '{addon}'")
+                    raise HookError(
+                        addon, "cli_commands", f"command '{cmd.name}' must start with '{addon}'"
+                    )
                 if cmd.name in seen:
-                    raise HookError(addon, "cli_commands", f"command '{cmd.name}' already "
-                                    f"given by '{seen[cmd.name]}'")
+                    raise HookError(
+                        addon,
+                        "cli_commands",
+                        f"command '{cmd.name}' already given by '{seen[cmd.name]}'",
+                    )
                 seen[cmd.name or ""] = addon
                 result.append((addon, cmd))
         return result
@@ -157,8 +173,9 @@ class Hooks:
                 for name in names:
                     other = seen.setdefault((kind, name), addon)
                     if other != addon:
-                        raise HookError(addon, "jinja_setup", f"{kind} '{name}' already given "
-                                        f"by '{other}'")
+                        raise HookError(
+                            addon, "jinja_setup", f"{kind} '{name}' already given by '{other}'"
+                        )
             bad = [name for name, func in value.filters.items() if not callable(func)]
             if bad:
                 raise HookError(addon, "jinja_setup", f"filter '{bad[0]}' is not callable")
@@ -173,9 +190,7 @@ class Hooks:
         return jobs
 
     def notification_event_types(self, all_addons: bool = False) -> list[t.NotificationEventType]:
-        return self._items(
-            "notification_event_types", t.NotificationEventType, "name", all_addons
-        )
+        return self._items("notification_event_types", t.NotificationEventType, "name", all_addons)
 
     def printable_documents(self, all_addons: bool = False) -> list[t.PrintableDocument]:
         return self._items("printable_documents", t.PrintableDocument, "name", all_addons)
@@ -193,25 +208,37 @@ class Hooks:
         return self._items("reminders", t.Reminder, None, user=user, day=day)
 
     def calendar_events(self, user: Any, start: datetime, end: datetime) -> list[t.CalendarEvent]:
-        return self._items("calendar_events", t.CalendarEvent, "id", user=user, start=start,
-                           end=end)
+        return self._items(
+            "calendar_events", t.CalendarEvent, "id", user=user, start=start, end=end
+        )
 
     def timeline_entries(self, subject: str, subject_id: int, user: Any) -> list[t.TimelineEntry]:
-        entries = self._items("timeline_entries", t.TimelineEntry, None, subject=subject,
-                              subject_id=subject_id, user=user)
+        entries = self._items(
+            "timeline_entries",
+            t.TimelineEntry,
+            None,
+            subject=subject,
+            subject_id=subject_id,
+            user=user,
+        )
         # An addon may give naive datetimes: they are taken as UTC, so all compare.
-        return sorted(entries, key=lambda e: e.when if e.when.tzinfo else
-                      e.when.replace(tzinfo=UTC), reverse=True)
+        return sorted(
+            entries,
+            key=lambda e: e.when if e.when.tzinfo else e.when.replace(tzinfo=UTC),
+            reverse=True,
+        )
 
     def card_tabs(self, subject: str, subject_id: int, user: Any) -> list[t.CardTab]:
-        tabs = self._items("card_tabs", t.CardTab, "id", subject=subject, subject_id=subject_id,
-                           user=user)
+        tabs = self._items(
+            "card_tabs", t.CardTab, "id", subject=subject, subject_id=subject_id, user=user
+        )
         return sorted(tabs, key=lambda tab: (tab.order, tab.label))
 
     def global_search(self, user: Any, query: str, limit: int = 10) -> list[t.SearchResult]:
         hits: dict[str, list[t.SearchResult]] = {}
-        for hit in self._items("global_search", t.SearchResult, None, user=user, query=query,
-                               limit=limit):
+        for hit in self._items(
+            "global_search", t.SearchResult, None, user=user, query=query, limit=limit
+        ):
             hits.setdefault(hit.addon, []).append(hit)
         return [hit for per_addon in hits.values() for hit in per_addon[:limit]]
 

@@ -8,8 +8,8 @@ them, so an install or uninstall shows up everywhere without a restart.
 from __future__ import annotations
 
 import threading
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -33,7 +33,7 @@ class Snapshot:
     counter: int = -1
     enabled: frozenset[str] = frozenset()
     versions: dict[str, str] = field(default_factory=dict)
-    license: LicenseState = LicenseState("none")
+    license: LicenseState = field(default_factory=lambda: LicenseState("none"))
     read_only: frozenset[str] = frozenset()
     checked_on: date | None = None  # licences expire by the calendar, not by a counter
 
@@ -89,11 +89,16 @@ class Kernel:
                 )
                 lic = self.license_state(session)
                 read_only = frozenset(
-                    n for n in enabled
+                    n
+                    for n in enabled
                     if self.available[n].manifest.commercial and not lic.covers(n)
                 )
                 self._snapshot = Snapshot(
-                    counter, enabled, {r.name: r.version for r in rows}, lic, read_only,
+                    counter,
+                    enabled,
+                    {r.name: r.version for r in rows},
+                    lic,
+                    read_only,
                     date.today(),
                 )
             return self._snapshot
@@ -103,7 +108,6 @@ class Kernel:
 
     def is_enabled(self, addon: str) -> bool:
         return addon == "core" or addon in self._snapshot.enabled
-
 
 
 def _missing_table(exc: Exception) -> bool:

@@ -60,7 +60,9 @@ def license_state(
 ) -> LicenseState:
     """Check the active licence again (a tampered row or a removed key shows up here)."""
     record = session.scalars(
-        select(LicenseRecord).where(LicenseRecord.active.is_(True)).order_by(LicenseRecord.id.desc())
+        select(LicenseRecord)
+        .where(LicenseRecord.active.is_(True))
+        .order_by(LicenseRecord.id.desc())
     ).first()
     if record is None:
         return LicenseState("none", message="no licence installed")

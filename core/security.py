@@ -44,8 +44,9 @@ def _common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, login: str = "") -> None:
     """At least 10 characters, not one of the most common passwords, not the login."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordError(str(_l("The password must have at least %(n)s characters.",
-                                   n=MIN_PASSWORD_LENGTH)))
+        raise PasswordError(
+            str(_l("The password must have at least %(n)s characters.", n=MIN_PASSWORD_LENGTH))
+        )
     lowered = password.lower()
     if lowered in _common_passwords() or (login and login.lower() in lowered):
         raise PasswordError(str(_l("This password is too easy to guess; choose another.")))
@@ -108,8 +109,11 @@ def group_closure(session: Session, group_ids: set[int]) -> set[int]:
     seen = set(group_ids)
     frontier = set(group_ids)
     while frontier:
-        implied = set(session.scalars(
-            select(GroupImplied.implied_id).where(GroupImplied.group_id.in_(frontier))))
+        implied = set(
+            session.scalars(
+                select(GroupImplied.implied_id).where(GroupImplied.group_id.in_(frontier))
+            )
+        )
         frontier = implied - seen
         seen |= frontier
     return seen
@@ -121,8 +125,11 @@ def user_rights(session: Session, user_id: int, superuser: bool = False) -> Righ
     groups = group_closure(session, direct)
     if not groups:
         return Rights(superuser=superuser)
-    perms = frozenset(session.scalars(
-        select(GroupPermission.permission).where(GroupPermission.group_id.in_(groups))))
+    perms = frozenset(
+        session.scalars(
+            select(GroupPermission.permission).where(GroupPermission.group_id.in_(groups))
+        )
+    )
     scopes: dict[str, str] = {}
     for subject, scope in session.execute(
         select(GroupScope.subject, GroupScope.scope).where(GroupScope.group_id.in_(groups))
@@ -154,8 +161,9 @@ def has_permission(permission: str | None, user: Any = None) -> bool:
     """Whether ``user`` (default: the signed-in one) holds ``permission`` (``None`` = any
     signed-in user)."""
     user = current_user if user is None else user
-    return bool(user) and getattr(user, "is_authenticated", True) and rights_of(user).has(
-        permission)
+    return (
+        bool(user) and getattr(user, "is_authenticated", True) and rights_of(user).has(permission)
+    )
 
 
 def require(permission: str | None) -> Callable[[F], F]:

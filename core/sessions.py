@@ -50,9 +50,11 @@ def validate(
 
 
 def revoke(session: Session, sid: str) -> None:
-    session.execute(update(UserSession).where(UserSession.id == sid,
-                                              UserSession.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(UserSession)
+        .where(UserSession.id == sid, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def revoke_all(session: Session, user_id: int) -> int:

@@ -35,15 +35,19 @@ def retry_after(session: Session, login: str, ip: str) -> int:
     """Seconds until a sign-in for ``login`` from ``ip`` may be tried again (0 = now)."""
     since = utcnow() - WINDOW
     by_login = session.execute(
-        select(func.count(), func.max(LoginFailure.at))
-        .where(LoginFailure.login == login.lower(), LoginFailure.at >= since)
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.login == login.lower(), LoginFailure.at >= since
+        )
     ).one()
     by_ip = session.execute(
-        select(func.count(), func.max(LoginFailure.at))
-        .where(LoginFailure.ip == ip, LoginFailure.at >= since)
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.ip == ip, LoginFailure.at >= since
+        )
     ).one()
-    return max(_hold(by_login[0], FREE_FAILURES_PER_LOGIN, by_login[1]),
-               _hold(by_ip[0], FREE_FAILURES_PER_IP, by_ip[1]))
+    return max(
+        _hold(by_login[0], FREE_FAILURES_PER_LOGIN, by_login[1]),
+        _hold(by_ip[0], FREE_FAILURES_PER_IP, by_ip[1]),
+    )
 
 
 def record_failure(session: Session, login: str, ip: str) -> None:
@@ -52,5 +56,8 @@ def record_failure(session: Session, login: str, ip: str) -> None:
 
 def clear(session: Session, login: str) -> None:
     """A successful sign-in forgets the login's failures (and old rows are pruned)."""
-    session.execute(delete(LoginFailure).where(
-        (LoginFailure.login == login.lower()) | (LoginFailure.at < utcnow() - WINDOW)))
+    session.execute(
+        delete(LoginFailure).where(
+            (LoginFailure.login == login.lower()) | (LoginFailure.at < utcnow() - WINDOW)
+        )
+    )

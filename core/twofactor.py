@@ -43,9 +43,13 @@ def new_recovery_codes(session: Session, user_id: int) -> list[str]:
 
 
 def use_recovery_code(session: Session, user_id: int, code: str) -> bool:
-    row = session.scalars(select(RecoveryCode).where(
-        RecoveryCode.user_id == user_id, RecoveryCode.code_hash == _hash(code),
-        RecoveryCode.used_at.is_(None))).first()
+    row = session.scalars(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.code_hash == _hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+    ).first()
     if row is None:
         return False
     row.used_at = utcnow()

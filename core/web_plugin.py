@@ -12,8 +12,6 @@ from core.hooktypes import MenuItem, PermissionDef
 
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from core.views.admin_system import bp as admin_system
-    from core.views.admin_users import bp as admin_users
     from core.views import (  # noqa: F401 - their routes live on core's blueprint
         attachments,
         auth,
@@ -21,6 +19,8 @@ def blueprints() -> list[Blueprint]:
         progress,
         shell,
     )
+    from core.views.admin_system import bp as admin_system
+    from core.views.admin_users import bp as admin_users
     from core.views.base import bp as core_bp
 
     return [core_bp, admin_users, admin_system]
@@ -48,18 +48,60 @@ def menu_items() -> list[MenuItem]:
     return [
         MenuItem("core.home", _l("Home"), "core.index", order=0),
         MenuItem("core.admin", _l("Administration"), order=900),
-        MenuItem("core.users", _l("Users"), "core_users.users", parent="core.admin",
-                 permission="core.user.read", order=10),
-        MenuItem("core.groups", _l("Groups and rights"), "core_users.groups",
-                 parent="core.admin", permission="core.group.read", order=20),
-        MenuItem("core.teams", _l("Teams"), "core_users.teams", parent="core.admin",
-                 permission="core.user.read", order=25),
-        MenuItem("core.addons", _l("Addons and licence"), "core_system.addons",
-                 parent="core.admin", permission="core.addon.read", order=30),
-        MenuItem("core.audit", _l("Audit log"), "core_system.audit", parent="core.admin",
-                 permission="core.audit.read", order=40),
-        MenuItem("core.maintenance", _l("Maintenance"), "core_system.maintenance",
-                 parent="core.admin", permission="core.maintenance.update", order=50),
-        MenuItem("core.ui_kit", _l("UI kit"), "core.ui_kit", parent="core.admin",
-                 permission="core.ui_kit.read", order=60),
+        MenuItem(
+            "core.users",
+            _l("Users"),
+            "core_users.users",
+            parent="core.admin",
+            permission="core.user.read",
+            order=10,
+        ),
+        MenuItem(
+            "core.groups",
+            _l("Groups and rights"),
+            "core_users.groups",
+            parent="core.admin",
+            permission="core.group.read",
+            order=20,
+        ),
+        MenuItem(
+            "core.teams",
+            _l("Teams"),
+            "core_users.teams",
+            parent="core.admin",
+            permission="core.user.read",
+            order=25,
+        ),
+        MenuItem(
+            "core.addons",
+            _l("Addons and licence"),
+            "core_system.addons",
+            parent="core.admin",
+            permission="core.addon.read",
+            order=30,
+        ),
+        MenuItem(
+            "core.audit",
+            _l("Audit log"),
+            "core_system.audit",
+            parent="core.admin",
+            permission="core.audit.read",
+            order=40,
+        ),
+        MenuItem(
+            "core.maintenance",
+            _l("Maintenance"),
+            "core_system.maintenance",
+            parent="core.admin",
+            permission="core.maintenance.update",
+            order=50,
+        ),
+        MenuItem(
+            "core.ui_kit",
+            _l("UI kit"),
+            "core.ui_kit",
+            parent="core.admin",
+            permission="core.ui_kit.read",
+            order=60,
+        ),
     ]

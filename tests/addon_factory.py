@@ -10,7 +10,7 @@ import textwrap
 import uuid
 from pathlib import Path
 
-INIT = '''\
+INIT = """\
 from flask import Blueprint
 
 from core import hookimpl
@@ -40,9 +40,9 @@ def permissions():
 def menu_items():
     return [MenuItem("{name}.items", "Items of {name}", "{name}.items",
                      permission="{name}.item.read")]
-'''
+"""
 
-MIGRATION = '''\
+MIGRATION = """\
 import sqlalchemy as sa
 from alembic import op
 
@@ -63,9 +63,9 @@ def upgrade():
 
 def downgrade():
     op.drop_table("{name}_item")
-'''
+"""
 
-UPGRADE = '''\
+UPGRADE = """\
 import sqlalchemy as sa
 from alembic import op
 
@@ -83,7 +83,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("{name}_item") as batch:
         batch.drop_column("note")
-'''
+"""
 
 
 def unique(prefix: str) -> str:
@@ -105,20 +105,26 @@ def write_addon(
     folder = root / name
     (folder / "migrations").mkdir(parents=True, exist_ok=True)
     deps = ", ".join(f'"{d}"' for d in depends)
-    (folder / "addon.toml").write_text(textwrap.dedent(f"""\
+    (folder / "addon.toml").write_text(
+        textwrap.dedent(f"""\
         name = "{name}"
         label = "Test addon {name}"
         version = "{version}"
         license = "{license}"
         depends = [{deps}]
         auto_install = {"true" if auto_install else "false"}
-        """) + extra_manifest, encoding="utf-8")
+        """)
+        + extra_manifest,
+        encoding="utf-8",
+    )
     perms = "".join(f', PermissionDef("{name}.{p}", "{p}")' for p in extra_perms)
-    (folder / "__init__.py").write_text(INIT.format(name=name, extra_perms=perms),
-                                        encoding="utf-8")
+    (folder / "__init__.py").write_text(INIT.format(name=name, extra_perms=perms), encoding="utf-8")
     dep_names = [d.split(">")[0].split("=")[0] for d in depends]
-    fk = (f'sa.Column("parent_id", sa.Integer(), sa.ForeignKey("{dep_names[0]}_item.id")),'
-          if dep_names else "")
+    fk = (
+        f'sa.Column("parent_id", sa.Integer(), sa.ForeignKey("{dep_names[0]}_item.id")),'
+        if dep_names
+        else ""
+    )
     (folder / "migrations" / f"{name}_0001.py").write_text(
         MIGRATION.format(name=name, depends_on=tuple(dep_names) or ("core",), fk=fk),
         encoding="utf-8",
@@ -130,8 +136,10 @@ def add_upgrade(root: Path, name: str, version: str = "0.2.0") -> None:
     """Version 2 of an addon: a newer manifest version and a migration adding a column."""
     manifest = root / name / "addon.toml"
     text = manifest.read_text(encoding="utf-8")
-    lines = [f'version = "{version}"' if ln.startswith("version") else ln
-             for ln in text.splitlines()]
+    lines = [
+        f'version = "{version}"' if ln.startswith("version") else ln for ln in text.splitlines()
+    ]
     manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (root / name / "migrations" / f"{name}_0002.py").write_text(
-        UPGRADE.format(name=name), encoding="utf-8")
+        UPGRADE.format(name=name), encoding="utf-8"
+    )

@@ -250,7 +250,7 @@ def test_purge_shows_tables_and_rows_and_needs_the_name_typed(make_kernel, root)
     write_addon(root, a)
     kernel = make_kernel([a], addon_paths=[root])
     with kernel.db.transaction() as s:
-        s.execute(text(f"INSERT INTO {a}_item (title) VALUES ('one'), ('two')"))  # noqa: S608
+        s.execute(text(f"INSERT INTO {a}_item (title) VALUES ('one'), ('two')"))
     app = app_for(kernel)
     client = sign_in(app, kernel)
     page = client.get(f"/admin/addons/{a}/purge").get_data(as_text=True)

@@ -26,8 +26,7 @@ def anna(db_session):
     return create_user(db_session, "anna", ["crm_base.counterparty.read"])
 
 
-def test_sign_in_opens_a_server_session_and_sign_out_ends_it(vitrylo_app, client, anna,
-                                                            db_session):
+def test_sign_in_opens_a_server_session_and_sign_out_ends_it(vitrylo_app, client, anna, db_session):
     assert sign_in(vitrylo_app, client, "anna").status_code == 302
     with client.session_transaction() as s:
         first_sid = s["sid"]
@@ -63,8 +62,7 @@ def test_deactivated_user_is_signed_out_at_once(vitrylo_app, client, anna, db_se
     assert sign_in(vitrylo_app, client, "anna").status_code == 200  # refused, form again
 
 
-def test_repeated_failures_are_held_with_429_then_released(vitrylo_app, client, anna,
-                                                           db_session):
+def test_repeated_failures_are_held_with_429_then_released(vitrylo_app, client, anna, db_session):
     for _ in range(5):
         assert sign_in(vitrylo_app, client, "anna", "wrong-password").status_code == 200
     held = sign_in(vitrylo_app, client, "anna")  # even the right password waits
@@ -84,20 +82,23 @@ def test_many_failures_from_one_address_hold_every_login(vitrylo_app, client, db
     assert sign_in(vitrylo_app, client, "clara").status_code == 429
 
 
-def test_totp_sign_in_with_code_and_single_use_recovery_code(vitrylo_app, client, anna,
-                                                            db_session):
+def test_totp_sign_in_with_code_and_single_use_recovery_code(vitrylo_app, client, anna, db_session):
     sign_in(vitrylo_app, client, "anna")
     page = client.get("/account/2fa").get_data(as_text=True)
     with client.session_transaction() as s:
         secret = s["totp_setup"]
     assert secret in page
-    wrong = client.post("/account/2fa", data={"code": "000000",
-                                              "csrf_token": csrf_token(vitrylo_app, client)})
+    wrong = client.post(
+        "/account/2fa", data={"code": "000000", "csrf_token": csrf_token(vitrylo_app, client)}
+    )
     assert "not right" in wrong.get_data(as_text=True) or "не" in wrong.get_data(as_text=True)
-    done = client.post("/account/2fa", data={"code": pyotp.TOTP(secret).now(),
-                                             "csrf_token": csrf_token(vitrylo_app, client)})
-    codes = re.findall(r"<li><code>([0-9a-f]{6}-[0-9a-f]{6})</code></li>",
-                       done.get_data(as_text=True))
+    done = client.post(
+        "/account/2fa",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(vitrylo_app, client)},
+    )
+    codes = re.findall(
+        r"<li><code>([0-9a-f]{6}-[0-9a-f]{6})</code></li>", done.get_data(as_text=True)
+    )
     assert len(codes) == 10
     client.post("/logout", data={"csrf_token": csrf_token(vitrylo_app, client)})
 
@@ -110,13 +111,15 @@ def test_totp_sign_in_with_code_and_single_use_recovery_code(vitrylo_app, client
     client.post("/logout", data={"csrf_token": csrf_token(vitrylo_app, client)})
 
     sign_in(vitrylo_app, client, "anna")
-    used = client.post("/login/code", data={"code": codes[0],
-                                            "csrf_token": csrf_token(vitrylo_app, client)})
+    used = client.post(
+        "/login/code", data={"code": codes[0], "csrf_token": csrf_token(vitrylo_app, client)}
+    )
     assert used.status_code == 302
     client.post("/logout", data={"csrf_token": csrf_token(vitrylo_app, client)})
     sign_in(vitrylo_app, client, "anna")
-    again = client.post("/login/code", data={"code": codes[0],
-                                             "csrf_token": csrf_token(vitrylo_app, client)})
+    again = client.post(
+        "/login/code", data={"code": codes[0], "csrf_token": csrf_token(vitrylo_app, client)}
+    )
     assert again.status_code == 200 and client.get("/").status_code == 302
 
 
@@ -124,13 +127,26 @@ def test_changing_the_password_ends_other_sessions(vitrylo_app, anna):
     laptop, phone = vitrylo_app.test_client(), vitrylo_app.test_client()
     sign_in(vitrylo_app, laptop, "anna")
     sign_in(vitrylo_app, phone, "anna")
-    short = laptop.post("/account", data={"current": TEST_PASSWORD, "new": "short",
-                                          "confirm": "short",
-                                          "csrf_token": csrf_token(vitrylo_app, laptop)})
+    short = laptop.post(
+        "/account",
+        data={
+            "current": TEST_PASSWORD,
+            "new": "short",
+            "confirm": "short",
+            "csrf_token": csrf_token(vitrylo_app, laptop),
+        },
+    )
     assert short.status_code == 400 and phone.get("/").status_code == 200
     new = "a-brand-new-passphrase"
-    changed = laptop.post("/account", data={"current": TEST_PASSWORD, "new": new, "confirm": new,
-                                            "csrf_token": csrf_token(vitrylo_app, laptop)})
+    changed = laptop.post(
+        "/account",
+        data={
+            "current": TEST_PASSWORD,
+            "new": new,
+            "confirm": new,
+            "csrf_token": csrf_token(vitrylo_app, laptop),
+        },
+    )
     assert changed.status_code == 302
     assert laptop.get("/").status_code == 200  # the browser that changed it stays in
     assert phone.get("/").status_code == 302
@@ -164,15 +180,19 @@ def test_sign_ins_refusals_and_changes_are_audited(vitrylo_app, client, anna, db
     assert limited.status_code == 200
     anna.name = "Anna K."
     db_session.commit()
-    actions = [(a.action, a.subject) for a in db_session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id))]
+    actions = [
+        (a.action, a.subject)
+        for a in db_session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+    ]
     assert ("login_failed", "core_user") in actions
     assert ("login", "core_user") in actions
-    change = db_session.scalars(select(AuditEntry).where(
-        AuditEntry.action == "update", AuditEntry.subject == "core_user")).all()[-1]
+    change = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "update", AuditEntry.subject == "core_user")
+    ).all()[-1]
     assert '"name": ["Anna", "Anna K."]' in change.changes
-    created = db_session.scalars(select(AuditEntry).where(
-        AuditEntry.action == "create", AuditEntry.subject == "core_user")).first()
+    created = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "create", AuditEntry.subject == "core_user")
+    ).first()
     assert '"password_hash": ["", "***"]' in created.changes
 
 
@@ -180,7 +200,7 @@ def test_a_refused_request_is_audited(vitrylo_app, login, db_session):
     nobody = login([])
     assert nobody.get("/crm/counterparties").status_code == 403
     denied = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "denied")).all()
-    assert denied and "crm_base.counterparty.read" == denied[-1].subject_id
+    assert denied and denied[-1].subject_id == "crm_base.counterparty.read"
 
 
 def test_users_see_pages_in_their_own_language(vitrylo_app, client, db_session):

@@ -16,13 +16,18 @@ from core.testing.databases import drop_database, fresh_database_url
 @pytest.fixture
 def run(tmp_path):
     url = fresh_database_url(tmp_path)
-    env = {"VITRYLO_DATABASE_URL": url, "VITRYLO_INSTANCE_PATH": str(tmp_path / "instance"),
-           "VITRYLO_ADDONS_PATH": "", "VITRYLO_TRUSTED_KEYS": ""}
+    env = {
+        "VITRYLO_DATABASE_URL": url,
+        "VITRYLO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "VITRYLO_ADDONS_PATH": "",
+        "VITRYLO_TRUSTED_KEYS": "",
+    }
     runner = CliRunner()
 
     def invoke(*args, input=None, **extra_env):
-        return runner.invoke(main, list(args), env={**env, **extra_env}, input=input,
-                             catch_exceptions=False)
+        return runner.invoke(
+            main, list(args), env={**env, **extra_env}, input=input, catch_exceptions=False
+        )
 
     yield invoke
     drop_database(url)
@@ -60,8 +65,15 @@ def test_addon_commands_refuse_bad_input(run):
 
 def test_user_create_reads_the_password_from_stdin(run):
     assert run("init").exit_code == 0
-    ok = run("user", "create", "olena", "--name", "Олена", "--password-stdin",
-             input="a-long-enough-password\n")
+    ok = run(
+        "user",
+        "create",
+        "olena",
+        "--name",
+        "Олена",
+        "--password-stdin",
+        input="a-long-enough-password\n",
+    )
     assert ok.exit_code == 0, ok.output
     again = run("user", "create", "olena", "--password-stdin", input="a-long-enough-password\n")
     assert again.exit_code == 1 and "already exists" in again.output
@@ -73,9 +85,22 @@ def test_licence_issue_install_show_round_trip(run, tmp_path):
     private, public = tmp_path / "v.pem", tmp_path / "v.pub"
     generate_keypair(private, public)
     out = tmp_path / "customer.lic"
-    issued = run("license", "issue", "--key", str(private), "--customer", "ТОВ «Клієнт»",
-                 "--addon", "sales", "--max-users", "3",
-                 "--expires", (date.today() + timedelta(days=10)).isoformat(), "-o", str(out))
+    issued = run(
+        "license",
+        "issue",
+        "--key",
+        str(private),
+        "--customer",
+        "ТОВ «Клієнт»",
+        "--addon",
+        "sales",
+        "--max-users",
+        "3",
+        "--expires",
+        (date.today() + timedelta(days=10)).isoformat(),
+        "-o",
+        str(out),
+    )
     assert issued.exit_code == 0, issued.output
     untrusted = run("license", "install", str(out))
     assert untrusted.exit_code == 1 and "unknown key" in untrusted.output
@@ -87,8 +112,20 @@ def test_licence_issue_install_show_round_trip(run, tmp_path):
     out.write_text(out.read_text().replace("signature: ", "signature: AA"))
     tampered = run("license", "install", str(out), VITRYLO_TRUSTED_KEYS=str(public))
     assert tampered.exit_code == 1
-    bad_date = run("license", "issue", "--key", str(private), "--customer", "X", "--addon", "*",
-                   "--max-users", "0", "--expires", "tomorrow")
+    bad_date = run(
+        "license",
+        "issue",
+        "--key",
+        str(private),
+        "--customer",
+        "X",
+        "--addon",
+        "*",
+        "--max-users",
+        "0",
+        "--expires",
+        "tomorrow",
+    )
     assert bad_date.exit_code == 2
 
 
@@ -96,13 +133,30 @@ def test_licence_max_users_is_enforced_on_user_create(run, tmp_path):
     private, public = tmp_path / "v.pem", tmp_path / "v.pub"
     generate_keypair(private, public)
     lic = tmp_path / "two.lic"
-    run("license", "issue", "--key", str(private), "--customer", "C", "--addon", "*",
-        "--max-users", "2", "--expires", (date.today() + timedelta(days=5)).isoformat(),
-        "-o", str(lic))
+    run(
+        "license",
+        "issue",
+        "--key",
+        str(private),
+        "--customer",
+        "C",
+        "--addon",
+        "*",
+        "--max-users",
+        "2",
+        "--expires",
+        (date.today() + timedelta(days=5)).isoformat(),
+        "-o",
+        str(lic),
+    )
     keys = {"VITRYLO_TRUSTED_KEYS": str(public)}
     assert run("license", "install", str(lic), **keys).exit_code == 0
     for login in ("one", "two"):
-        assert run("user", "create", login, "--password-stdin", input="long-password-1\n",
-                   **keys).exit_code == 0
+        assert (
+            run(
+                "user", "create", login, "--password-stdin", input="long-password-1\n", **keys
+            ).exit_code
+            == 0
+        )
     third = run("user", "create", "three", "--password-stdin", input="long-password-1\n", **keys)
     assert third.exit_code == 1 and "allows 2 active users" in third.output

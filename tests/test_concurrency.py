@@ -19,7 +19,8 @@ from core.testing.databases import drop_database, fresh_database_url
 ROWS_PER_WORKER = 200
 metadata = MetaData()
 counter = Table(
-    "test_counter", metadata,
+    "test_counter",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("worker", Integer, nullable=False),
     Column("seen", Integer, nullable=False),

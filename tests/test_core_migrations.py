@@ -18,8 +18,11 @@ def core_tables_diff(kernel):
     with kernel.db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(ctx, core_only)
-    return [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_table"
-                                    and d[1].name == "alembic_version")]
+    return [
+        d
+        for d in diff
+        if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == "alembic_version")
+    ]
 
 
 def test_core_migrations_match_the_models(make_kernel):

@@ -35,8 +35,14 @@ def setup(make_kernel, tmp_path, vendor):
 
 
 def licence(private, addons, **kw):
-    return issue(private, customer="ТОВ «Тест»", addons=addons, max_users=5,
-                 expires=kw.pop("expires", date.today() + timedelta(days=30)), **kw)
+    return issue(
+        private,
+        customer="ТОВ «Тест»",
+        addons=addons,
+        max_users=5,
+        expires=kw.pop("expires", date.today() + timedelta(days=30)),
+        **kw,
+    )
 
 
 def put_licence(kernel, content):
@@ -86,14 +92,17 @@ def test_tampered_licence_makes_the_addon_read_only_and_keeps_its_data(setup):
     app = create_app(kernel.settings, kernel=kernel)
     client = app.test_client()
     token = csrf_token(app, client)
-    client.post("/login", data={"login": "manager", "password": "correct-horse-battery",
-                                "csrf_token": token})
+    client.post(
+        "/login",
+        data={"login": "manager", "password": "correct-horse-battery", "csrf_token": token},
+    )
     token = csrf_token(app, client)  # signing in starts a new session
     assert client.post(f"/{paid}/items", data={"csrf_token": token}).status_code == 200
 
     with kernel.db.transaction() as s:  # someone edits the stored licence by hand
-        content = s.scalar(LicenseRecord.__table__.select().with_only_columns(
-            LicenseRecord.content))
+        content = s.scalar(
+            LicenseRecord.__table__.select().with_only_columns(LicenseRecord.content)
+        )
         s.execute(update(LicenseRecord).values(content=content.replace("key:", "key: x")))
         bump_counter(s)
 

@@ -153,8 +153,14 @@ def _signed_in_client(app, kernel, permissions):
     with kernel.db.session_factory() as s:
         create_user(s, "worker", permissions)
     client = app.test_client()
-    response = client.post("/login", data={"login": "worker", "password": "correct-horse-battery",
-                                           "csrf_token": csrf_token(app, client)})
+    response = client.post(
+        "/login",
+        data={
+            "login": "worker",
+            "password": "correct-horse-battery",
+            "csrf_token": csrf_token(app, client),
+        },
+    )
     assert response.status_code == 302
     return client
 
@@ -167,31 +173,54 @@ def test_running_app_sees_an_uninstall_by_another_process(make_kernel, root):
     client = _signed_in_client(app, kernel, [f"{a}.item.read"])
     assert client.get(f"/{a}/items").status_code == 200
     assert f"/{a}/items" in client.get("/").get_data(as_text=True)
-    env = {**os.environ, "VITRYLO_DATABASE_URL": kernel.db.url,
-           "VITRYLO_ADDONS_PATH": str(root),
-           "VITRYLO_INSTANCE_PATH": str(kernel.settings.instance_path)}
-    done = subprocess.run([sys.executable, "-m", "core", "addons", "uninstall", a], env=env,
-                          capture_output=True, text=True, check=False)
+    env = {
+        **os.environ,
+        "VITRYLO_DATABASE_URL": kernel.db.url,
+        "VITRYLO_ADDONS_PATH": str(root),
+        "VITRYLO_INSTANCE_PATH": str(kernel.settings.instance_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "addons", "uninstall", a],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert client.get(f"/{a}/items").status_code == 404
     assert f"/{a}/items" not in client.get("/").get_data(as_text=True)
-    done = subprocess.run([sys.executable, "-m", "core", "addons", "install", a], env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "addons", "install", a],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert client.get(f"/{a}/items").status_code == 200
 
 
-def test_an_addon_whose_code_is_gone_can_be_switched_off_but_not_purged(make_kernel, root,
-                                                                        tmp_path):
+def test_an_addon_whose_code_is_gone_can_be_switched_off_but_not_purged(
+    make_kernel, root, tmp_path
+):
     a = unique("gone")
     write_addon(root, a)
     kernel = make_kernel([a], addon_paths=[root])
-    env = {**os.environ, "VITRYLO_DATABASE_URL": kernel.db.url, "VITRYLO_ADDONS_PATH": "",
-           "VITRYLO_INSTANCE_PATH": str(kernel.settings.instance_path)}
+    env = {
+        **os.environ,
+        "VITRYLO_DATABASE_URL": kernel.db.url,
+        "VITRYLO_ADDONS_PATH": "",
+        "VITRYLO_INSTANCE_PATH": str(kernel.settings.instance_path),
+    }
 
     def vitrylo(*args):
-        return subprocess.run([sys.executable, "-m", "core", *args], env=env,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "core", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     listing = vitrylo("addons", "list")
     assert listing.returncode == 0, listing.stderr
@@ -214,9 +243,12 @@ def test_a_renamed_permission_keeps_its_grants(make_kernel, root):
         s.flush()
         s.add(GroupPermission(group_id=group.id, permission=f"{a}.item.export"))
     init = root / a / "__init__.py"
-    init.write_text(init.read_text().replace(
-        f'PermissionDef("{a}.item.export", "item.export")',
-        f'PermissionDef("{a}.item.download", "Download", replaces=("{a}.item.export",))'))
+    init.write_text(
+        init.read_text().replace(
+            f'PermissionDef("{a}.item.export", "item.export")',
+            f'PermissionDef("{a}.item.download", "Download", replaces=("{a}.item.export",))',
+        )
+    )
     add_upgrade(root, a, "0.2.0")
     sys.modules.pop(a)
     newer = make_kernel(addon_paths=[root], url=kernel.db.url)

@@ -15,7 +15,10 @@ def write(tmp_path, text):
 
 
 def test_valid_manifest_is_read_into_a_frozen_dataclass(tmp_path):
-    m = load_manifest(write(tmp_path, """
+    m = load_manifest(
+        write(
+            tmp_path,
+            """
 name = "sales"
 label = "Sales"
 version = "1.2"
@@ -23,7 +26,9 @@ depends = ["crm_base>=0.1", "planner"]
 license = "commercial"
 auto_install = false
 post_install = "sales.setup:post_install"
-"""))
+""",
+        )
+    )
     assert m.name == "sales" and m.commercial
     assert [str(d) for d in m.depends] == ["crm_base>=0.1", "planner"]
     assert m.depends[0].accepts("0.1.0") and not m.depends[0].accepts("0.0.9")

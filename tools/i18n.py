@@ -25,8 +25,13 @@ def packages() -> list[Path]:
 
 
 def pybabel(*args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode:
         sys.exit(done.stderr)
 
@@ -35,8 +40,17 @@ def refresh(package: Path) -> None:
     folder = package / "translations"
     pot = folder / "messages.pot"
     folder.mkdir(exist_ok=True)
-    pybabel("extract", "-F", str(ROOT / "babel.cfg"), *KEYWORDS, "--no-location",
-            "--sort-output", "-o", str(pot), str(package.relative_to(ROOT)))
+    pybabel(
+        "extract",
+        "-F",
+        str(ROOT / "babel.cfg"),
+        *KEYWORDS,
+        "--no-location",
+        "--sort-output",
+        "-o",
+        str(pot),
+        str(package.relative_to(ROOT)),
+    )
     for locale in LOCALES:
         po = folder / locale / "LC_MESSAGES" / "messages.po"
         action = "update" if po.exists() else "init"
@@ -54,9 +68,12 @@ def missing(package: Path) -> list[str]:
             continue
         with po.open("rb") as fh:
             catalog = read_po(fh)
-        gaps += [f"{po.relative_to(ROOT)}: {m.id!r}" for m in catalog
-                 if m.id and (not m.string or m.fuzzy or (isinstance(m.string, tuple)
-                                                          and not all(m.string)))]
+        gaps += [
+            f"{po.relative_to(ROOT)}: {m.id!r}"
+            for m in catalog
+            if m.id
+            and (not m.string or m.fuzzy or (isinstance(m.string, tuple) and not all(m.string)))
+        ]
     return gaps
 
 

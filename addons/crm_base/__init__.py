@@ -32,8 +32,13 @@ def permissions() -> list[PermissionDef]:
 def menu_items() -> list[MenuItem]:
     return [
         MenuItem("crm_base.root", _l("Clients"), order=10),
-        MenuItem("crm_base.counterparties", _l("Counterparties"), "crm_base.counterparties",
-                 parent="crm_base.root", permission="crm_base.counterparty.read"),
+        MenuItem(
+            "crm_base.counterparties",
+            _l("Counterparties"),
+            "crm_base.counterparties",
+            parent="crm_base.root",
+            permission="crm_base.counterparty.read",
+        ),
     ]
 
 

@@ -54,8 +54,11 @@ def vitrylo_addon_paths() -> Sequence[Path]:
 
 def _settings(tmp: Path, url: str, addon_paths: Sequence[Path], **extra: Any) -> Settings:
     return Settings.from_env(
-        env={}, instance_path=str(tmp / "instance"), database_url=url,
-        secret_key="test-secret-key", addons_path=os.pathsep.join(map(str, addon_paths)),
+        env={},
+        instance_path=str(tmp / "instance"),
+        database_url=url,
+        secret_key="test-secret-key",
+        addons_path=os.pathsep.join(map(str, addon_paths)),
         **extra,
     )
 
@@ -128,8 +131,12 @@ def create_user(
     session: Session, login: str, permissions: Sequence[str] = (), superuser: bool = False
 ) -> User:
     """A user in a group of their own holding ``permissions``."""
-    user = User(login=login, name=login.title(), is_superuser=superuser,
-                password_hash=hash_password(TEST_PASSWORD))
+    user = User(
+        login=login,
+        name=login.title(),
+        is_superuser=superuser,
+        password_hash=hash_password(TEST_PASSWORD),
+    )
     session.add(user)
     session.flush()
     if permissions:
@@ -147,13 +154,20 @@ def login(vitrylo_app: Flask, db_session: Session) -> Callable[..., FlaskClient]
     """``login(["crm_base.counterparty.read"])`` → a client signed in as a new user."""
     counter = iter(range(1, 10_000))
 
-    def make(permissions: Sequence[str] = (), superuser: bool = False,
-             login_name: str | None = None) -> FlaskClient:
+    def make(
+        permissions: Sequence[str] = (), superuser: bool = False, login_name: str | None = None
+    ) -> FlaskClient:
         name = login_name or f"user{next(counter)}"
         create_user(db_session, name, permissions, superuser)
         c = vitrylo_app.test_client()
-        response = c.post("/login", data={"login": name, "password": TEST_PASSWORD,
-                                          "csrf_token": csrf_token(vitrylo_app, c)})
+        response = c.post(
+            "/login",
+            data={
+                "login": name,
+                "password": TEST_PASSWORD,
+                "csrf_token": csrf_token(vitrylo_app, c),
+            },
+        )
         assert response.status_code == 302, response.data
         c.user_login = name  # type: ignore[attr-defined]
         return c
@@ -168,8 +182,12 @@ def make_kernel(
     """``make_kernel(["crm_base"])`` → a kernel on a new database with those addons."""
     made: list[tuple[Kernel, str]] = []
 
-    def make(addons: Sequence[str] = (), addon_paths: Sequence[Path] | None = None,
-             url: str | None = None, **settings: Any) -> Kernel:
+    def make(
+        addons: Sequence[str] = (),
+        addon_paths: Sequence[Path] | None = None,
+        url: str | None = None,
+        **settings: Any,
+    ) -> Kernel:
         db_url = url or fresh_database_url(tmp_path)
         paths = vitrylo_addon_paths if addon_paths is None else addon_paths
         kernel = Kernel(_settings(tmp_path, db_url, paths, **settings))

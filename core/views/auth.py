@@ -43,15 +43,18 @@ class LoginForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField(_l("Code from the app, or a recovery code"),
-                       validators=[DataRequired(), Length(max=20)])
+    code = StringField(
+        _l("Code from the app, or a recovery code"), validators=[DataRequired(), Length(max=20)]
+    )
 
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[EqualTo("new", message=_l("The passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[EqualTo("new", message=_l("The passwords differ."))],
+    )
 
 
 class ConfirmPasswordForm(FlaskForm):
@@ -107,8 +110,11 @@ def login():  # type: ignore[no-untyped-def]
     if wait:
         return _too_many(wait)
     user = db.scalar(select(User).where(User.login == login_name))
-    if user is None or not user.active or not verify_password(user.password_hash,
-                                                              form.password.data or ""):
+    if (
+        user is None
+        or not user.active
+        or not verify_password(user.password_hash, form.password.data or "")
+    ):
         return _fail(login_name, "core/login.html", form)
     if user.totp_secret:
         session.clear()
@@ -175,8 +181,9 @@ def account():  # type: ignore[no-untyped-def]
                 db.commit()
                 flash(_("Password changed. Other sessions were signed out."), "success")
                 return _complete_login(user)
-    return render_template("core/account.html", user=user, form=form,
-                           disable_form=ConfirmPasswordForm()), 400 if form.errors else 200
+    return render_template(
+        "core/account.html", user=user, form=form, disable_form=ConfirmPasswordForm()
+    ), 400 if form.errors else 200
 
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
@@ -198,8 +205,12 @@ def account_2fa():  # type: ignore[no-untyped-def]
             session.pop("totp_setup", None)
             return render_template("core/recovery_codes.html", codes=codes)
         form.code.errors.append(_("The code is not right; check the clock of your phone."))
-    return render_template("core/account_2fa.html", form=form, secret=secret,
-                           uri=twofactor.provisioning_uri(secret, user.login))
+    return render_template(
+        "core/account_2fa.html",
+        form=form,
+        secret=secret,
+        uri=twofactor.provisioning_uri(secret, user.login),
+    )
 
 
 @bp.route("/account/2fa/disable", methods=["POST"])

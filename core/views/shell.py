@@ -33,8 +33,9 @@ def search():  # type: ignore[no-untyped-def]
     groups: dict[str, list] = {}  # type: ignore[type-arg]
     for hit in hits:
         groups.setdefault(hit.kind, []).append(hit)
-    return render_template("core/search.html", query=query, groups=groups,
-                           breadcrumbs=[(_("Search"), None)])
+    return render_template(
+        "core/search.html", query=query, groups=groups, breadcrumbs=[(_("Search"), None)]
+    )
 
 
 @bp.route("/language", methods=["POST"])

@@ -25,8 +25,13 @@ from core.testing.plugin import TEST_PASSWORD, create_user
 CHROMIUM = os.environ.get("VITRYLO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -41,8 +46,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real HTTP server over a fresh database; yields its base URL."""
     tmp = tmp_path_factory.mktemp("live")
     url = fresh_database_url(tmp)
-    settings = Settings.from_env(env={}, instance_path=str(tmp / "instance"), database_url=url,
-                                 secret_key="browser-test-secret")
+    settings = Settings.from_env(
+        env={},
+        instance_path=str(tmp / "instance"),
+        database_url=url,
+        secret_key="browser-test-secret",
+    )
     kernel = Kernel(settings)
     kernel.manager.init_core()
     kernel.manager.install(["crm_base"], demo=True)
@@ -61,8 +70,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        message = (f"Chromium not found at {CHROMIUM}: install it with "
-                   "'apt-get install -y chromium' (or set VITRYLO_CHROMIUM)")
+        message = (
+            f"Chromium not found at {CHROMIUM}: install it with "
+            "'apt-get install -y chromium' (or set VITRYLO_CHROMIUM)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)  # CI installs it: a missing browser is a broken set-up
         pytest.skip(message)

@@ -19,8 +19,11 @@ def upgrade() -> None:
     with op.batch_alter_table("crm_base_counterparty") as batch:
         batch.add_column(sa.Column("manager_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
-            op.f("fk_crm_base_counterparty_manager_id_core_user"), "core_user",
-            ["manager_id"], ["id"], ondelete="SET NULL",
+            op.f("fk_crm_base_counterparty_manager_id_core_user"),
+            "core_user",
+            ["manager_id"],
+            ["id"],
+            ondelete="SET NULL",
         )
         batch.create_index(op.f("ix_crm_base_counterparty_manager_id"), ["manager_id"])
 
@@ -28,6 +31,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("crm_base_counterparty") as batch:
         batch.drop_index(op.f("ix_crm_base_counterparty_manager_id"))
-        batch.drop_constraint(op.f("fk_crm_base_counterparty_manager_id_core_user"),
-                              type_="foreignkey")
+        batch.drop_constraint(
+            op.f("fk_crm_base_counterparty_manager_id_core_user"), type_="foreignkey"
+        )
         batch.drop_column("manager_id")

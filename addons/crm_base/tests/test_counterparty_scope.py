@@ -49,7 +49,7 @@ def test_own_scope_hides_other_managers_records_also_by_guessed_id(records):
 
 
 def test_team_scope_reaches_the_team_and_all_scope_everything(db_session, records):
-    olena, petro, ivan, mine, theirs = records
+    _olena, petro, ivan, mine, theirs = records
     assert ivan.get(f"/crm/counterparties/{mine.id}").status_code == 404
     set_scope(db_session, ivan, "team")
     assert ivan.get(f"/crm/counterparties/{mine.id}").status_code == 200
@@ -68,8 +68,9 @@ def test_without_the_right_the_answer_is_403(login, records):
 def test_script_in_a_name_is_shown_escaped_on_every_page(vitrylo_app, login):
     olena = login(READ)
     evil = '<script>alert("x")</script>'
-    created = olena.post("/crm/counterparties", data={
-        "name": evil, "csrf_token": csrf_token(vitrylo_app, olena)})
+    created = olena.post(
+        "/crm/counterparties", data={"name": evil, "csrf_token": csrf_token(vitrylo_app, olena)}
+    )
     assert created.status_code == 302
     for url in ("/crm/counterparties", created.location):
         page = olena.get(url).get_data(as_text=True)
@@ -79,8 +80,10 @@ def test_script_in_a_name_is_shown_escaped_on_every_page(vitrylo_app, login):
 
 def test_creating_leaves_an_audit_trail_on_the_card(vitrylo_app, login):
     olena = login(READ)
-    created = olena.post("/crm/counterparties", data={
-        "name": "ТОВ «Нова»", "csrf_token": csrf_token(vitrylo_app, olena)})
+    created = olena.post(
+        "/crm/counterparties",
+        data={"name": "ТОВ «Нова»", "csrf_token": csrf_token(vitrylo_app, olena)},
+    )
     card = olena.get(created.location).get_data(as_text=True)
     assert "create" in card and "ТОВ «Нова»" in card
 
@@ -88,6 +91,7 @@ def test_creating_leaves_an_audit_trail_on_the_card(vitrylo_app, login):
 def test_empty_name_is_refused_and_nothing_is_saved(vitrylo_app, login, db_session):
     olena = login(READ)
     before = db_session.query(Counterparty).count()
-    olena.post("/crm/counterparties", data={"name": "",
-                                            "csrf_token": csrf_token(vitrylo_app, olena)})
+    olena.post(
+        "/crm/counterparties", data={"name": "", "csrf_token": csrf_token(vitrylo_app, olena)}
+    )
     assert db_session.query(Counterparty).count() == before

@@ -77,11 +77,16 @@ def upgrade() -> None:
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("permission", sa.String(120), nullable=False),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["core_group.id"], ondelete="CASCADE",
+            ["group_id"],
+            ["core_group.id"],
+            ondelete="CASCADE",
             name=op.f("fk_core_group_permission_group_id_core_group"),
         ),
         sa.ForeignKeyConstraint(
-            ["permission"], ["core_permission.name"], ondelete="CASCADE", onupdate="CASCADE",
+            ["permission"],
+            ["core_permission.name"],
+            ondelete="CASCADE",
+            onupdate="CASCADE",
             name=op.f("fk_core_group_permission_permission_core_permission"),
         ),
         sa.PrimaryKeyConstraint("group_id", "permission", name=op.f("pk_core_group_permission")),
@@ -91,11 +96,15 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["core_user.id"], ondelete="CASCADE",
+            ["user_id"],
+            ["core_user.id"],
+            ondelete="CASCADE",
             name=op.f("fk_core_user_group_user_id_core_user"),
         ),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["core_group.id"], ondelete="CASCADE",
+            ["group_id"],
+            ["core_group.id"],
+            ondelete="CASCADE",
             name=op.f("fk_core_user_group_group_id_core_group"),
         ),
         sa.PrimaryKeyConstraint("user_id", "group_id", name=op.f("pk_core_user_group")),
@@ -105,7 +114,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "core_user_group", "core_group_permission", "core_group", "core_user",
-        "core_permission", "core_license", "core_state", "core_addon",
+        "core_user_group",
+        "core_group_permission",
+        "core_group",
+        "core_user",
+        "core_permission",
+        "core_license",
+        "core_state",
+        "core_addon",
     ):
         op.drop_table(table)

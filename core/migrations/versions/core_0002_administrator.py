@@ -31,7 +31,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("totp_secret", sa.String(64), nullable=True))
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
         batch.create_foreign_key(
-            op.f("fk_core_user_team_id_core_team"), "core_team", ["team_id"], ["id"],
+            op.f("fk_core_user_team_id_core_team"),
+            "core_team",
+            ["team_id"],
+            ["id"],
             ondelete="SET NULL",
         )
         batch.create_index(op.f("ix_core_user_team_id"), ["team_id"])
@@ -45,8 +48,12 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sa.String(255), nullable=False),
         sa.Column("used_at", TZ, nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["core_user.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_recovery_code_user_id_core_user")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["core_user.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_recovery_code_user_id_core_user"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_recovery_code")),
     )
     op.create_index(op.f("ix_core_recovery_code_user_id"), "core_recovery_code", ["user_id"])
@@ -59,8 +66,12 @@ def upgrade() -> None:
         sa.Column("revoked_at", TZ, nullable=True),
         sa.Column("ip", sa.String(64), nullable=False),
         sa.Column("user_agent", sa.String(300), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["core_user.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_session_user_id_core_user")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["core_user.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_session_user_id_core_user"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_session")),
     )
     op.create_index(op.f("ix_core_session_user_id"), "core_session", ["user_id"])
@@ -78,10 +89,18 @@ def upgrade() -> None:
         "core_group_implied",
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("implied_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["group_id"], ["core_group.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_group_implied_group_id_core_group")),
-        sa.ForeignKeyConstraint(["implied_id"], ["core_group.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_group_implied_implied_id_core_group")),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["core_group.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_group_implied_group_id_core_group"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["implied_id"],
+            ["core_group.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_group_implied_implied_id_core_group"),
+        ),
         sa.PrimaryKeyConstraint("group_id", "implied_id", name=op.f("pk_core_group_implied")),
     )
     op.create_table(
@@ -89,8 +108,12 @@ def upgrade() -> None:
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(80), nullable=False),
         sa.Column("scope", sa.String(8), nullable=False),
-        sa.ForeignKeyConstraint(["group_id"], ["core_group.id"], ondelete="CASCADE",
-                                name=op.f("fk_core_group_scope_group_id_core_group")),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["core_group.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_core_group_scope_group_id_core_group"),
+        ),
         sa.PrimaryKeyConstraint("group_id", "subject", name=op.f("pk_core_group_scope")),
     )
     op.create_table(
@@ -117,8 +140,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("core_setting", "core_audit", "core_group_scope", "core_group_implied",
-                  "core_login_failure", "core_session", "core_recovery_code"):
+    for table in (
+        "core_setting",
+        "core_audit",
+        "core_group_scope",
+        "core_group_implied",
+        "core_login_failure",
+        "core_session",
+        "core_recovery_code",
+    ):
         op.drop_table(table)
     with op.batch_alter_table("core_group") as batch:
         batch.drop_column("description")

@@ -30,8 +30,12 @@ def upgrade() -> None:
         sa.Column("storage_key", sa.String(120), nullable=False),
         sa.Column("uploaded_by", sa.Integer(), nullable=True),
         sa.Column("uploaded_at", TZ, nullable=False),
-        sa.ForeignKeyConstraint(["uploaded_by"], ["core_user.id"], ondelete="SET NULL",
-                                name=op.f("fk_core_attachment_uploaded_by_core_user")),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by"],
+            ["core_user.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_core_attachment_uploaded_by_core_user"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_attachment")),
         sa.UniqueConstraint("storage_key", name=op.f("uq_core_attachment_storage_key")),
     )
@@ -48,8 +52,12 @@ def upgrade() -> None:
         sa.Column("result", sa.Text(), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("updated_at", TZ, nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["core_user.id"], ondelete="SET NULL",
-                                name=op.f("fk_core_job_user_id_core_user")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["core_user.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_core_job_user_id_core_user"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_core_job")),
     )
     op.create_index(op.f("ix_core_job_user_id"), "core_job", ["user_id"])
