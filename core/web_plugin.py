@@ -7,7 +7,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core.hookspecs import hookimpl
-from core.hooktypes import MenuItem, PermissionDef
+from core.hooktypes import JinjaExtras, MenuItem, PermissionDef
 
 
 @hookimpl
@@ -16,6 +16,7 @@ def blueprints() -> list[Blueprint]:
         attachments,
         auth,
         demo_widgets,
+        printing,
         progress,
         shell,
     )
@@ -105,3 +106,11 @@ def menu_items() -> list[MenuItem]:
             order=60,
         ),
     ]
+
+
+@hookimpl
+def jinja_setup() -> JinjaExtras:
+    """Money filters for every template: ``uah`` and ``amount_in_words`` (Ukrainian)."""
+    from core.money import jinja_filters
+
+    return JinjaExtras(filters=jinja_filters())
