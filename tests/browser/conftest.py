@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from addons.crm_base.models import Counterparty
 from core.app import create_app
 from core.config import Settings
 from core.kernel import Kernel
@@ -56,6 +57,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     kernel.manager.init_core()
     kernel.manager.install(["crm_base"], demo=True)
     with kernel.db.transaction() as session:
+        session.add_all(Counterparty(name=f"ТОВ «Сторінка {n:02d}»") for n in range(60))
+    with kernel.db.session_factory() as session:
         create_user(session, "boss", superuser=True)
     app = create_app(settings, kernel=kernel)
     server = make_server("127.0.0.1", 0, app, threaded=True)
