@@ -177,7 +177,12 @@ def _select_locale() -> str:
 
 def menu_tree(kernel: Kernel) -> list[dict[str, Any]]:
     """The menu of enabled addons, filtered by the user's rights, as nested dicts."""
-    items = [i for i in kernel.hooks.menu_items() if has_permission(i.permission)]
+    routes = current_app.view_functions
+    items = [
+        i
+        for i in kernel.hooks.menu_items()
+        if has_permission(i.permission) and (i.endpoint is None or i.endpoint in routes)
+    ]  # an item whose page does not exist (yet) is left out, not a broken shell
     children: dict[str | None, list[MenuItem]] = {}
     for item in sorted(items, key=lambda i: (i.order, str(i.label))):
         children.setdefault(item.parent, []).append(item)

@@ -242,6 +242,23 @@ class Hooks:
             hits.setdefault(hit.addon, []).append(hit)
         return [hit for per_addon in hits.values() for hit in per_addon[:limit]]
 
+    def merge_records(
+        self, subject: str, source_id: int, target_id: int, session: Any
+    ) -> dict[str, int]:
+        """Every enabled addon moves its rows from the duplicate; returns rows per addon."""
+        moved: dict[str, int] = {}
+        for addon, value in self._call(
+            "merge_records",
+            subject=subject,
+            source_id=source_id,
+            target_id=target_id,
+            session=session,
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise HookError(addon, "merge_records", "must return a count of moved rows")
+            moved[addon] = value
+        return moved
+
     def dashboard_widgets(self, user: Any) -> list[t.DashboardWidget]:
         widgets = self._items("dashboard_widgets", t.DashboardWidget, "id", user=user)
         return sorted(widgets, key=lambda w: (w.order, w.title))

@@ -152,3 +152,16 @@ def settings() -> list[t.SettingDef]:
 
     Example: ``return [SettingDef("notifications.smtp_host", "SMTP host")]``
     """
+
+
+@hookspec
+def merge_records(subject: str, source_id: int, target_id: int, session: Any) -> int:
+    """Move everything of this addon that points at record ``source_id`` of ``subject`` to
+    ``target_id``: called when a user merges a duplicate into the record it duplicates
+    (e.g. two counterparties), in the merge's own transaction, before the duplicate is
+    deleted. Returns how many rows were moved (for the audit entry).
+
+    Example: ``return session.execute(update(Deal).where(Deal.counterparty_id == source_id)
+    .values(counterparty_id=target_id)).rowcount if subject == "crm_base.counterparty"
+    else 0``
+    """

@@ -284,6 +284,17 @@ def test_hook_settings(kernel):
     assert ours(kernel.hooks.settings()) == []
 
 
+def test_hook_merge_records(kernel):
+    import hooktest
+
+    with kernel.db.session_factory() as session:
+        moved = kernel.hooks.merge_records("hooktest.thing", 7, 3, session)
+        assert moved[ADDON] == 1 and hooktest.MERGED[-1] == (7, 3)
+        assert kernel.hooks.merge_records("other.subject", 7, 3, session)[ADDON] == 0
+        uninstall(kernel)
+        assert ADDON not in kernel.hooks.merge_records("hooktest.thing", 7, 3, session)
+
+
 # -- per-user hooks ---------------------------------------------------------------------
 
 

@@ -2,43 +2,105 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
+from addons.crm_base.models import SUBJECT
 from core import hookimpl
 from core.hooktypes import DashboardWidget, MenuItem, PermissionDef, SearchResult
+
+# Modules that add routes to the blueprint, and contribute chronology entries and card
+# tabs through ``timeline_entries()`` and ``card_tabs()`` functions of their own.
+AREAS = (
+    "card",
+    "persons",
+    "classification",
+    "attributes",
+    "requisites",
+    "employees",
+    "directions",
+    "notes",
+    "duplicates",
+    "imports",
+    "mailing",
+)
+
+
+def _areas() -> list[Any]:
+    return [importlib.import_module(f"addons.crm_base.{name}") for name in AREAS]
 
 
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from addons.crm_base import card  # noqa: F401 - the card's edit and delete routes
     from addons.crm_base.views import bp
 
+    _areas()  # their routes live on crm_base's blueprint
     return [bp]
 
 
 @hookimpl
 def permissions() -> list[PermissionDef]:
+    def p(name: str, label: Any) -> PermissionDef:
+        return PermissionDef(f"crm_base.{name}", label)
+
     return [
-        PermissionDef("crm_base.counterparty.read", _l("Read counterparties")),
-        PermissionDef("crm_base.counterparty.create", _l("Create counterparties")),
-        PermissionDef("crm_base.counterparty.update", _l("Edit counterparties")),
-        PermissionDef("crm_base.counterparty.delete", _l("Delete counterparties")),
-        PermissionDef("crm_base.counterparty.export", _l("Export counterparties")),
+        p("counterparty.read", _l("Read counterparties")),
+        p("counterparty.create", _l("Create counterparties")),
+        p("counterparty.update", _l("Edit counterparties")),
+        p("counterparty.delete", _l("Delete counterparties")),
+        p("counterparty.export", _l("Export counterparties")),
+        p("counterparty.merge", _l("Merge duplicate counterparties")),
+        p("person.read", _l("Read contact persons")),
+        p("person.create", _l("Create contact persons")),
+        p("person.update", _l("Edit contact persons")),
+        p("person.delete", _l("Delete contact persons")),
+        p("person.export", _l("Export contact persons")),
+        p("organization.read", _l("Read organizations and requisites")),
+        p("organization.create", _l("Create organizations and requisites")),
+        p("organization.update", _l("Edit organizations and requisites")),
+        p("organization.delete", _l("Delete organizations and requisites")),
+        p("employee.read", _l("Read employees")),
+        p("employee.create", _l("Create employees")),
+        p("employee.update", _l("Edit employees")),
+        p("employee.delete", _l("Delete employees")),
+        p("employee.export", _l("Export employees")),
+        p("attribute.update", _l("Define additional attributes")),
+        p("classification.update", _l("Edit groups and tags")),
+        p("direction.update", _l("Edit directions and stages of work")),
+        p("import.create", _l("Import counterparties and contact persons")),
+        p("mailing_list.read", _l("Read mailing lists")),
+        p("mailing_list.create", _l("Create mailing lists")),
+        p("mailing_list.update", _l("Edit mailing lists")),
+        p("mailing_list.delete", _l("Delete mailing lists")),
     ]
 
 
 @hookimpl
 def menu_items() -> list[MenuItem]:
+    def item(key: str, label: Any, permission: str, order: int) -> MenuItem:
+        return MenuItem(
+            f"crm_base.{key}",
+            label,
+            f"crm_base.{key}",
+            parent="crm_base.root",
+            permission=permission,
+            order=order,
+        )
+
     return [
         MenuItem("crm_base.root", _l("Clients"), order=10),
-        MenuItem(
-            "crm_base.counterparties",
-            _l("Counterparties"),
-            "crm_base.counterparties",
-            parent="crm_base.root",
-            permission="crm_base.counterparty.read",
-        ),
+        item("counterparties", _l("Counterparties"), "crm_base.counterparty.read", 10),
+        item("persons", _l("Contact persons"), "crm_base.person.read", 20),
+        item("mailing_lists", _l("Mailing lists"), "crm_base.mailing_list.read", 30),
+        item("import_start", _l("Import"), "crm_base.import.create", 40),
+        item("employees", _l("Employees"), "crm_base.employee.read", 50),
+        item("own_organizations", _l("Own organizations"), "crm_base.organization.read", 60),
+        item("classification", _l("Groups and tags"), "crm_base.classification.update", 900),
+        item("attributes", _l("Additional attributes"), "crm_base.attribute.update", 910),
+        item("directions", _l("Directions and stages"), "crm_base.direction.update", 920),
     ]
 
 
@@ -66,7 +128,16 @@ def printable_documents():  # type: ignore[no-untyped-def]
 
 @hookimpl
 def timeline_entries(subject: str, subject_id: int, user):  # type: ignore[no-untyped-def]
-    """A counterparty's creation, changes (from the audit log) and attached files."""
-    from addons.crm_base.card import counterparty_timeline
+    """A counterparty's chronology: what every crm_base area has to say about it."""
+    if subject != SUBJECT:
+        return []
+    areas = _areas()
+    return [e for area in areas for e in area.timeline_entries(subject, subject_id, user)]
 
-    return counterparty_timeline(subject, subject_id, user)
+
+@hookimpl
+def card_tabs(subject: str, subject_id: int, user):  # type: ignore[no-untyped-def]
+    """crm_base's own tabs on the counterparty card (persons, requisites, work, notes…)."""
+    if subject != SUBJECT:
+        return []
+    return [tab for area in _areas() for tab in area.card_tabs(subject, subject_id, user)]

@@ -32,7 +32,7 @@ from wtforms.validators import DataRequired, Length
 from addons.crm_base.models import SUBJECT, Counterparty
 from addons.crm_base.views import bp
 from core import attachments
-from core.hooktypes import TimelineEntry
+from core.hooktypes import CardTab, TimelineEntry
 from core.models import AuditEntry, User
 from core.security import has_permission, require
 from core.ui.formview import MAX_ID, FormView
@@ -260,3 +260,13 @@ def _created_entry(
     title = _("%(who)s created the counterparty", who=who) if who else _("Counterparty created")
     name = changes.get("name", ["", record.name])[-1]
     return TimelineEntry(aware(entry.at), "crm_base.created", title, str(name))
+
+
+def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineEntry]:
+    """The card's part of the chronology (see ``addons.crm_base.AREAS``)."""
+    return counterparty_timeline(subject, subject_id, user)
+
+
+def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
+    """The card's own tabs are in its template; nothing through the hook."""
+    return []

@@ -208,3 +208,15 @@ def settings() -> list[SettingDef]:
         SettingDef("hooktest.greeting", "Greeting", default="hello"),
         SettingDef("hooktest.limit", "Limit", type="int", default=3, help="At most this many."),
     ]
+
+
+@hookimpl
+def merge_records(subject, source_id, target_id, session):  # type: ignore[no-untyped-def]
+    """Records every merge it is told about, so the test can see it was asked."""
+    if subject != "hooktest.thing":
+        return 0
+    MERGED.append((source_id, target_id))
+    return 1
+
+
+MERGED: list[tuple[int, int]] = []
