@@ -127,7 +127,7 @@ def _run_child(kind: str, env: dict[str, str]) -> tuple[dict[str, float], float]
     """Run one measurement in a fresh interpreter; return its result and the wall time of
     the whole process (interpreter start, imports, work, exit)."""
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+    done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", kind],
         env=env,
         cwd=ROOT,
@@ -151,7 +151,7 @@ def _child_env(instance: Path, url: str) -> dict[str, str]:
     env.update(
         VITRYLO_INSTANCE_PATH=str(instance),
         VITRYLO_DATABASE_URL=url,
-        VITRYLO_SECRET_KEY="bench-secret-key",  # noqa: S106 - a throw-away instance
+        VITRYLO_SECRET_KEY="bench-secret-key",
         VITRYLO_TRUSTED_KEYS=str(instance / f"{KEY_NAME}.pub"),
     )
     return env

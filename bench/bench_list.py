@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 URL = "/crm/counterparties"
 CHUNK = 50_000
 MINE = 10_000  # rows managed by the bench user: the export scenario exports them
-PASSWORD = "correct-horse-battery-42"  # noqa: S105 - a throw-away database
+PASSWORD = "correct-horse-battery-42"
 FORMS = ("ТОВ", "ПП", "ФОП", "ПрАТ", "ТзОВ", "АТ")
 WORD_TEXT = (
     "Ромашка Зоря Світанок Калина Дніпро Карпати Поділля Вишня Явір Сокіл Степ Берег Ліс "
@@ -263,7 +263,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                 env={},
                 instance_path=str(tmp / "instance"),
                 database_url=url,
-                secret_key="bench-secret-key",  # noqa: S106 - a throw-away instance
+                secret_key="bench-secret-key",
             )
             kernel = Kernel(settings)
             kernel.manager.init_core()

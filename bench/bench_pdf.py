@@ -88,7 +88,7 @@ def child(count: int, style: str) -> dict[str, float | int | str]:
 
 
 def run_child(count: int, style: str) -> dict[str, float | int | str]:
-    out = subprocess.run(  # noqa: S603 - this script, with our own arguments
+    out = subprocess.run(
         [sys.executable, __file__, "--child", str(count), style],
         capture_output=True,
         text=True,
