@@ -25,9 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -157,30 +154,6 @@ def _child_env(instance: Path, url: str) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def fresh_database(base_url: str | None, tmp: Path) -> Iterator[str]:
-    """An empty database: a file in ``tmp``, or a new PostgreSQL database dropped after."""
-    if not base_url or base_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp / f'bench_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    name = f"vt_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 def backend_name(url: str | None) -> str:
     if not url or url.startswith("sqlite"):
         return "sqlite"
@@ -189,6 +162,7 @@ def backend_name(url: str | None) -> str:
 
 def run(args: argparse.Namespace) -> list[Row]:
     from core.licensing import generate_keypair
+    from core.testing.databases import temporary_database
 
     backend = backend_name(args.database_url)
     with tempfile.TemporaryDirectory(prefix="vitrylo-bench-") as tmp_text:
@@ -200,7 +174,7 @@ def run(args: argparse.Namespace) -> list[Row]:
         install = Row("", backend)
         startup: list[Row] = []
         for i in range(args.install_runs):
-            with fresh_database(args.database_url, tmp) as url:
+            with temporary_database(tmp, args.database_url or "sqlite://") as url:
                 result, _ = _run_child("install", _child_env(instance, url))
                 install.times.append(result["seconds"])
                 install.rss_mb.append(result["rss_mb"])

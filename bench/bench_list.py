@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,30 +61,6 @@ class Result:
 
 
 # -- the database --------------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(base_url: str | None, tmp: Path) -> Iterator[str]:
-    """An empty database: a file in ``tmp``, or a new PostgreSQL database dropped after."""
-    if not base_url or base_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp / 'bench_list.sqlite3'}"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(base_url)
-    name = f"vt_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def generate(count: int, manager_id: int, seed: int = 4) -> Iterator[tuple[str, Any, datetime]]:
@@ -251,6 +226,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     from core.kernel import Kernel
     from core.models import User
     from core.security import hash_password, use_cheap_hashing
+    from core.testing.databases import temporary_database
 
     use_cheap_hashing()
     backend = "sqlite" if not args.database_url else args.database_url.split(":")[0]
@@ -258,7 +234,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="vitrylo-bench-list-") as tmp_text:
         tmp = Path(tmp_text)
-        with fresh_database(args.database_url, tmp) as url:
+        with temporary_database(tmp, args.database_url or "sqlite://") as url:
             settings = Settings.from_env(
                 env={},
                 instance_path=str(tmp / "instance"),

@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from core.security import has_permission, scope_filter
+from core.ui.cursor import decode_key, encode_key
 from core.ui.export import CSV_DELIMITERS, csv_stream, xlsx_stream
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -394,32 +395,6 @@ class ListState:
         return bool(set(self.args) - {"sort", "per_page", "match"})
 
 
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"dt": value.isoformat()}
-    if isinstance(value, date):
-        return {"d": value.isoformat()}
-    if isinstance(value, Decimal):
-        return {"n": str(value)}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _decode_value(raw: Any) -> Any:
-    if isinstance(raw, dict):
-        ((kind, text),) = raw.items()
-        decoders: dict[str, Callable[[str], Any]] = {
-            "dt": datetime.fromisoformat,
-            "d": date.fromisoformat,
-            "n": Decimal,
-        }
-        return decoders[kind](text)
-    if raw is None or isinstance(raw, bool | int | float | str):
-        return raw
-    raise ValueError("not a cursor value")
-
-
 @dataclass
 class Cell:
     column: Column
@@ -556,7 +531,7 @@ class ListView:
 
     def encode_cursor(self, state: ListState, row: Row, before: bool) -> str:
         value = row.values.get(state.sort) if state.sort else None
-        payload = [state.sort_token, "b" if before else "a", _encode_value(value), row.id]
+        payload = [state.sort_token, "b" if before else "a", encode_key(value), row.id]
         return str(self._serializer().dumps(payload))
 
     def _decode_cursor(self, token: str, sort_token: str) -> Cursor | None:
@@ -566,7 +541,7 @@ class ListView:
                 return None
             if not isinstance(key, int | str) or isinstance(key, bool):
                 return None
-            return Cursor(before=direction == "b", value=_decode_value(raw), id=key)
+            return Cursor(before=direction == "b", value=decode_key(raw), id=key)
         except (BadData, ValueError, TypeError, KeyError):
             return None
 

@@ -42,6 +42,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.security import has_permission
+from core.ui.cursor import decode_key, encode_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 Number = Decimal | int | float
@@ -116,33 +117,6 @@ class KanbanSource(Protocol):
         commit; raise :class:`KanbanRefused` to refuse with a message."""
 
 
-def _encode(value: Any) -> Any:
-    """A sort-key value as JSON (cursors carry dates and decimals too)."""
-    if isinstance(value, datetime):
-        return {"dt": value.isoformat()}
-    if isinstance(value, date):
-        return {"d": value.isoformat()}
-    if isinstance(value, Decimal):
-        return {"n": str(value)}
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _decode(raw: Any) -> Any:
-    if isinstance(raw, dict) and len(raw) == 1:
-        ((kind, text),) = raw.items()
-        decoders: dict[str, Callable[[str], Any]] = {
-            "dt": datetime.fromisoformat,
-            "d": date.fromisoformat,
-            "n": Decimal,
-        }
-        return decoders[kind](text)
-    if raw is None or isinstance(raw, bool | int | float | str):
-        return raw
-    raise ValueError("not a cursor value")
-
-
 def format_amount(value: Number | None) -> str:
     """An amount in the user's locale with two decimals ("1 234,50" in Ukrainian)."""
     return "" if value is None else format_decimal(value, format="#,##0.00")
@@ -183,7 +157,7 @@ class Kanban:
         return URLSafeSerializer(current_app.secret_key or "", salt=f"vitrylo.kanban.{self.name}")
 
     def encode_cursor(self, column: str, key: tuple[Any, ...]) -> str:
-        return str(self._serializer().dumps([column, [_encode(v) for v in key]]))
+        return str(self._serializer().dumps([column, [encode_key(v) for v in key]]))
 
     def decode_cursor(self, column: str, token: str) -> tuple[Any, ...] | None:
         """The key a cursor continues from; ``None`` for a forged one or another column's."""
@@ -191,7 +165,7 @@ class Kanban:
             signed_column, raw = self._serializer().loads(token)
             if signed_column != column:
                 return None
-            return tuple(_decode(v) for v in raw)
+            return tuple(decode_key(v) for v in raw)
         except (BadData, ValueError, TypeError, KeyError):
             return None
 
