@@ -6,11 +6,6 @@
 (function () {
   "use strict";
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
   function showMessage(widget, text) {
     var box = widget.querySelector("[data-calendar-message]");
     if (!box) { return; }
@@ -28,22 +23,10 @@
       body.set("start", event.startStr);
       body.set("end", event.endStr || "");
       body.set("all_day", event.allDay ? "1" : "0");
-      fetch(widget.dataset.moveUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Accept": "application/json",
-          "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-          "HX-Request": "true",
-          "X-CSRFToken": csrfToken()
-        },
-        body: body.toString()
-      }).then(function (response) {
-        return response.json().catch(function () { return {}; }).then(function (data) {
-          if (response.ok && data.ok !== false) { return; }
-          info.revert();
-          showMessage(widget, data.error || widget.dataset.errorText);
-        });
+      window.Vitrylo.postForm(widget.dataset.moveUrl, body).then(function (answer) {
+        if (answer.ok && answer.data.ok !== false) { return; }
+        info.revert();
+        showMessage(widget, answer.data.error || widget.dataset.errorText);
       }).catch(function () {
         info.revert();
         showMessage(widget, widget.dataset.errorText);

@@ -6,11 +6,6 @@
 (function () {
   "use strict";
 
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
   function cardsBefore(card) {
     var count = 0;
     for (var node = card.previousElementSibling; node; node = node.previousElementSibling) {
@@ -68,31 +63,20 @@
       card.classList.remove("kanban-saving");
       board.removeAttribute("aria-busy");
     }
-    fetch(board.dataset.moveUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {
-        "Accept": "application/json",
-        "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-        "HX-Request": "true",
-        "X-CSRFToken": csrfToken()
-      },
-      body: body.toString()
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        done();
-        if (response.ok && data.ok) {
-          updateTotals(board, data.totals);
-          board.dispatchEvent(new CustomEvent("kanban:moved", {
-            bubbles: true,
-            detail: { card: body.get("card"), column: body.get("column"),
-                      position: Number(body.get("position")) }
-          }));
-          return;
-        }
-        putBack(card, origin);
-        showMessage(board, data.error || board.dataset.errorText);
-      });
+    window.Vitrylo.postForm(board.dataset.moveUrl, body).then(function (answer) {
+      var data = answer.data;
+      done();
+      if (answer.ok && data.ok) {
+        updateTotals(board, data.totals);
+        board.dispatchEvent(new CustomEvent("kanban:moved", {
+          bubbles: true,
+          detail: { card: body.get("card"), column: body.get("column"),
+                    position: Number(body.get("position")) }
+        }));
+        return;
+      }
+      putBack(card, origin);
+      showMessage(board, data.error || board.dataset.errorText);
     }).catch(function () {
       done();
       putBack(card, origin);
