@@ -1,0 +1,81 @@
+"""notifications: chat, private messages and event notifications (NT-1…NT-5)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from flask import Blueprint
+from flask_babel import lazy_gettext as _l
+
+from core import hookimpl
+from core.hooktypes import MenuItem, PermissionDef
+
+# Modules adding routes to the blueprint (see views.py for the blueprint itself).
+AREAS = ("chat", "inbox", "preferences", "settings_page")
+
+
+def _areas() -> list[Any]:
+    return [importlib.import_module(f"addons.notifications.{name}") for name in AREAS]
+
+
+@hookimpl
+def blueprints() -> list[Blueprint]:
+    from addons.notifications.views import bp
+
+    _areas()
+    return [bp]
+
+
+@hookimpl
+def permissions() -> list[PermissionDef]:
+    return [
+        PermissionDef("notifications.chat.read", _l("Read and write in the chat")),
+        PermissionDef("notifications.message.read", _l("Write private messages")),
+        PermissionDef("notifications.settings.update", _l("Set up e-mail, SMS and defaults")),
+    ]
+
+
+@hookimpl
+def menu_items() -> list[MenuItem]:
+    return [
+        MenuItem("notifications.root", _l("Messages"), order=80),
+        MenuItem(
+            "notifications.chat",
+            _l("Chat"),
+            "notifications.chat",
+            parent="notifications.root",
+            permission="notifications.chat.read",
+            order=10,
+        ),
+        MenuItem(
+            "notifications.conversations",
+            _l("Private messages"),
+            "notifications.conversations",
+            parent="notifications.root",
+            permission="notifications.message.read",
+            order=20,
+        ),
+        MenuItem(
+            "notifications.inbox",
+            _l("Notifications"),
+            "notifications.inbox",
+            parent="notifications.root",
+            order=30,
+        ),
+        MenuItem(
+            "notifications.preferences",
+            _l("Notification settings"),
+            "notifications.preferences",
+            parent="notifications.root",
+            order=40,
+        ),
+        MenuItem(
+            "notifications.settings",
+            _l("E-mail and SMS"),
+            "notifications.settings",
+            parent="core.admin",
+            permission="notifications.settings.update",
+            order=70,
+        ),
+    ]

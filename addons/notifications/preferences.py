@@ -1,0 +1,3 @@
+"""notifications: preferences (being built; see issue 6)."""
+
+from __future__ import annotations
