@@ -56,7 +56,12 @@ def test_addon_commands_refuse_bad_input(run):
     assert run("addons", "uninstall", "no_such_addon").exit_code == 1
     purge = run("addons", "purge", "crm_base")
     assert purge.exit_code == 1 and "uninstall before purging" in purge.output
-    assert run("addons", "uninstall", "crm_base").exit_code == 0
+    refused = run("addons", "uninstall", "crm_base")
+    assert refused.exit_code == 1 and "notifications depend(s) on crm_base" in refused.output
+    assert run("addons", "uninstall", "crm_base", "--with-dependents").exit_code == 0
+    purge_alone = run("addons", "purge", "crm_base", "--yes")
+    assert purge_alone.exit_code == 1 and "notifications" in purge_alone.output
+    assert run("addons", "purge", "notifications", "--yes").exit_code == 0
     declined = run("addons", "purge", "crm_base", input="n\n")
     assert declined.exit_code == 1 and "crm_base_counterparty" in declined.output
     assert run("addons", "purge", "crm_base", "--yes").exit_code == 0
