@@ -79,3 +79,29 @@ def menu_items() -> list[MenuItem]:
             order=70,
         ),
     ]
+
+
+# Event types, scheduled jobs (the outbox, the birthday scan) and settings: hooks_impl.py.
+from addons.notifications.hooks_impl import (  # noqa: E402
+    notification_event_types,
+    scheduled_jobs,
+    settings,
+)
+
+__all__ = ["notification_event_types", "scheduled_jobs", "settings"]
+
+
+@hookimpl
+def dashboard_widgets(user):  # type: ignore[no-untyped-def]
+    """The latest unread notifications and unread messages (addons/notifications/widgets.py)."""
+    from addons.notifications.widgets import unread_widget
+
+    return unread_widget(user)
+
+
+@hookimpl
+def jinja_setup():  # type: ignore[no-untyped-def]
+    """``notifications_badge()`` for the shell's bell (core/templates/core/layout.html)."""
+    from addons.notifications.widgets import jinja_extras
+
+    return jinja_extras()
