@@ -101,6 +101,7 @@ class Hooks:
         self.notification_event_types(all_addons=True)
         self.printable_documents(all_addons=True)
         self.settings(all_addons=True)
+        self.sms_gateways(all_addons=True)
 
     # -- registration hooks (data that does not depend on the user) ---------------------
 
@@ -201,6 +202,13 @@ class Hooks:
             if d.type not in t.SETTING_TYPES:
                 raise HookError(d.addon, "settings", f"setting '{d.name}' has type '{d.type}'")
         return defs
+
+    def sms_gateways(self, all_addons: bool = False) -> list[t.SmsGateway]:
+        gateways = self._items("sms_gateways", t.SmsGateway, "name", all_addons)
+        for gw in gateways:
+            if not (callable(gw.factory) and callable(gw.configured)):
+                raise HookError(gw.addon, "sms_gateways", f"gateway '{gw.name}' is not callable")
+        return gateways
 
     # -- per-user hooks (called on each page that shows them) ---------------------------
 

@@ -165,3 +165,13 @@ def merge_records(subject: str, source_id: int, target_id: int, session: Any) ->
     .values(counterparty_id=target_id)).rowcount if subject == "crm_base.counterparty"
     else 0``
     """
+
+
+@hookspec
+def sms_gateways() -> list[t.SmsGateway]:
+    """Ways to send SMS, named ``<addon>.<gateway>``, that an admin can choose on the
+    notifications settings page. Called when the notifications addon sends SMS or shows
+    its settings.
+
+    Example: ``return [SmsGateway("turbosms.api", "TurboSMS", make_sender, is_configured)]``
+    """

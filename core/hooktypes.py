@@ -174,3 +174,16 @@ class SettingDef:
     default: str | int | bool | None = None
     help: str = ""
     addon: str = ""
+
+
+@dataclass(frozen=True)
+class SmsGateway:
+    """A way to send SMS an admin can choose (notifications settings): ``factory(settings)``
+    returns a sender with ``send(message)`` and ``close()``; ``configured(settings)`` says
+    whether the settings are complete enough to try (else SMS wait in the outbox)."""
+
+    name: str
+    label: Any
+    factory: Callable[[Mapping[str, str]], Any]
+    configured: Callable[[Mapping[str, str]], bool] = lambda settings: True
+    addon: str = ""

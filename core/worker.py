@@ -1,7 +1,7 @@
 """``vitrylo worker``: runs the scheduled jobs that enabled addons contribute.
 
 One process; each job runs when its interval has passed since it last ran in this process.
-(The transactional outbox of the notifications addon will plug in here.)
+The notifications addon's transactional outbox is one such job (``notifications.outbox``).
 """
 
 from __future__ import annotations

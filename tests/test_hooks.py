@@ -284,6 +284,17 @@ def test_hook_settings(kernel):
     assert ours(kernel.hooks.settings()) == []
 
 
+def test_hook_sms_gateways(kernel):
+    (gateway,) = ours(kernel.hooks.sms_gateways())
+    assert gateway.name == "hooktest.fake" and gateway.addon == ADDON
+    assert gateway.configured({"hooktest.sms_on": "1"}) and not gateway.configured({})
+    sender = gateway.factory({})
+    sender.send("hello")
+    assert sender.sent[-1] == "hello"
+    uninstall(kernel)
+    assert ours(kernel.hooks.sms_gateways()) == []
+
+
 def test_hook_merge_records(kernel):
     import hooktest
 

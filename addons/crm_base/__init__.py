@@ -10,7 +10,13 @@ from flask_babel import lazy_gettext as _l
 
 from addons.crm_base.models import SUBJECT
 from core import hookimpl
-from core.hooktypes import DashboardWidget, MenuItem, PermissionDef, SearchResult
+from core.hooktypes import (
+    DashboardWidget,
+    MenuItem,
+    NotificationEventType,
+    PermissionDef,
+    SearchResult,
+)
 
 # Modules that add routes to the blueprint, and contribute chronology entries and card
 # tabs through ``timeline_entries()`` and ``card_tabs()`` functions of their own.
@@ -106,9 +112,9 @@ def menu_items() -> list[MenuItem]:
 
 @hookimpl
 def global_search(user, query: str, limit: int) -> list[SearchResult]:  # type: ignore[no-untyped-def]
-    from addons.crm_base.search import search_counterparties
+    from addons.crm_base.search import global_search as search
 
-    return search_counterparties(user, query, limit)
+    return search(user, query, limit)
 
 
 @hookimpl
@@ -141,3 +147,25 @@ def card_tabs(subject: str, subject_id: int, user):  # type: ignore[no-untyped-d
     if subject != SUBJECT:
         return []
     return [tab for area in _areas() for tab in area.card_tabs(subject, subject_id, user)]
+
+
+@hookimpl
+def notification_event_types() -> list[NotificationEventType]:
+    """Events the notifications addon (when installed) can tell users about (NT-3)."""
+    return [
+        NotificationEventType(
+            "crm_base.birthday",
+            _l("Birthday of a contact person or an employee"),
+            _l(
+                "On the day: contact persons for their manager, employees for those who may "
+                "read employees."
+            ),
+            default_channels=("popup",),
+        ),
+        NotificationEventType(
+            "crm_base.notable_date",
+            _l("Notable date"),
+            _l("A notable date of a counterparty or a contact person."),
+            default_channels=("popup",),
+        ),
+    ]

@@ -1,7 +1,10 @@
 """The counterparty card: edit (optimistic locking), delete, timeline, attachments, history.
 
-The edit flow is a :class:`core.ui.formview.FormView` declaration; the routes below only
-hand the request to it, each behind its own right. The card's other tabs are core widgets
+The edit flow is a :class:`addons.crm_base.contacts.ContactsFormView` declaration (a form
+view whose form also edits the counterparty's contact channels and addresses, all saved in
+one transaction: a bad phone saves nothing); the routes below only hand the request to
+it, each behind its own right. The tax code is checked by kind: EDRPOU for a company,
+RNOKPP for a private person. The card's other tabs are core widgets
 fed with this record: the timeline (``timeline_entries`` of every enabled addon, crm_base's
 own entries built by :func:`counterparty_timeline`), the attachments panel (the rules for
 ``crm_base.counterparty`` are registered here), and tabs other addons add through
@@ -26,16 +29,31 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from werkzeug.routing import BuildError
-from wtforms import SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from addons.crm_base.codes import normalize_edrpou, normalize_rnokpp
+from addons.crm_base.contacts import (
+    ContactsFormView,
+    address_rows,
+    channel_rows,
+    clean_text,
+    normalize_website,
+)
 from addons.crm_base.models import SUBJECT, Counterparty
-from addons.crm_base.views import bp
+from addons.crm_base.views import (
+    KIND_LABELS,
+    RELATION_LABELS,
+    STATUS_LABELS,
+    bp,
+    select_choices,
+)
 from core import attachments
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import AuditEntry, User
 from core.security import has_permission, require
-from core.ui.formview import MAX_ID, FormView
+from core.ui.formview import MAX_ID
 from core.ui.timeline import aware, timeline
 from core.views.attachments import human_size, panel
 from core.web import db_session, kernel
@@ -45,12 +63,26 @@ UPDATE = "crm_base.counterparty.update"
 DELETE = "crm_base.counterparty.delete"
 TABS = ("details", "timeline", "attachments", "history")
 # The columns the timeline tells about, with their labels (others, like version, stay out).
-FIELD_LABELS = {"name": _l("Name"), "manager_id": _l("Manager")}
+FIELD_LABELS = {
+    "name": _l("Name"),
+    "manager_id": _l("Manager"),
+    "kind": _l("Kind"),
+    "relation": _l("Relation"),
+    "status": _l("Status"),
+    "tax_code": _l("Tax code"),
+    "website": _l("Web site"),
+    "notes": _l("Notes"),
+}
+#: The counterparty's own columns the form edits (its channels and addresses are rows).
+FIELDS = ("name", "kind", "relation", "status", "tax_code", "manager_id", "website", "notes")
 
 
-def _clean(value: Any) -> Any:
-    """Trim text and drop NUL characters (PostgreSQL refuses them: that would be a 500)."""
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
+def _code(value: Any) -> Any:
+    """A tax code as typed, without spaces; nothing typed is no code (``None``)."""
+    if not isinstance(value, str):
+        return value
+    compact = "".join(value.split()).replace("\x00", "")
+    return compact or None
 
 
 def _optional_id(value: Any) -> int | None:
@@ -59,8 +91,43 @@ def _optional_id(value: Any) -> int | None:
 
 
 class CounterpartyEditForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[_clean], validators=[DataRequired(), Length(max=300)])
+    """The card's form: the counterparty's columns, then its contacts and addresses.
+    Defaults are the model's, so a form posted without a select keeps a new record's."""
+
+    name = StringField(
+        _l("Name"), filters=[clean_text], validators=[DataRequired(), Length(max=300)]
+    )
+    kind = SelectField(_l("Kind"), choices=select_choices(KIND_LABELS), default="company")
+    relation = SelectField(
+        _l("Relation"), choices=select_choices(RELATION_LABELS), default="prospect"
+    )
+    status = SelectField(_l("Status"), choices=select_choices(STATUS_LABELS), default="active")
+    tax_code = StringField(
+        _l("Tax code"),
+        filters=[_code],
+        description=_l("EDRPOU (8 digits) of a company, RNOKPP (10 digits) of a person."),
+    )
     manager_id = SelectField(_l("Manager"), coerce=_optional_id)
+    website = StringField(_l("Web site"), filters=[clean_text])
+    notes = TextAreaField(_l("Notes"), filters=[clean_text], render_kw={"rows": 3})
+    channels = channel_rows()
+    addresses = address_rows()
+
+    def validate_tax_code(self, field: StringField) -> None:
+        """EDRPOU for a company, RNOKPP for a private person (sole traders too)."""
+        if not field.data:
+            return
+        check = normalize_edrpou if self.kind.data == "company" else normalize_rnokpp
+        try:
+            field.data = check(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_website(self, field: StringField) -> None:
+        try:
+            field.data = normalize_website(field.data or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 def _prepare(form: FlaskForm, record: Counterparty) -> None:
@@ -70,7 +137,10 @@ def _prepare(form: FlaskForm, record: Counterparty) -> None:
         .where(or_(User.active.is_(True), User.id == record.manager_id))
         .order_by(User.name, User.login)
     )
-    form.manager_id.choices = [("", "—"), *((u.id, u.name or u.login) for u in users)]
+    form.manager_id.choices = [
+        SelectChoice("", "—"),
+        *(SelectChoice(u.id, u.name or u.login) for u in users),
+    ]
 
 
 def _user_names(ids: Iterable[Any]) -> dict[int, str]:
@@ -93,6 +163,11 @@ def _card_extras(record: Counterparty) -> Mapping[str, Any]:
         ],
         "tab": tab if tab in TABS else "details",
         "manager": manager,
+        "labels": {
+            "kind": KIND_LABELS.get(record.kind, record.kind),
+            "relation": RELATION_LABELS.get(record.relation, record.relation),
+            "status": STATUS_LABELS.get(record.status, record.status),
+        },
         "timeline": timeline(SUBJECT, record.id),
         "attachments": panel(SUBJECT, record.id, f"{card_url}?tab=attachments"),
         "card_tabs": kernel().hooks.card_tabs(SUBJECT, record.id, current_user),
@@ -113,9 +188,12 @@ def _print_links(record: Counterparty) -> list[tuple[str, str]]:
     return links
 
 
-COUNTERPARTY_FORM = FormView(
+COUNTERPARTY_FORM = ContactsFormView(
     model=Counterparty,
     form=CounterpartyEditForm,
+    fields=FIELDS,
+    channel_owner="counterparty_id",
+    with_addresses=True,
     subject=SUBJECT,
     owner=Counterparty.manager_id,
     template="crm_base/counterparty.html",
@@ -164,11 +242,16 @@ def counterparty_delete(record_id: int) -> ResponseReturnValue:
 # -- timeline -------------------------------------------------------------------------
 
 
+CHOICE_LABELS = {"kind": KIND_LABELS, "relation": RELATION_LABELS, "status": STATUS_LABELS}
+
+
 def _value(field: str, value: Any, names: Mapping[int, str]) -> str:
     if value in (None, ""):
         return "—"
     if field == "manager_id":
         return names.get(int(value), f"#{value}") if str(value).isdigit() else str(value)
+    if field in CHOICE_LABELS:
+        return str(CHOICE_LABELS[field].get(value, value))
     return str(value)
 
 

@@ -1,17 +1,232 @@
-"""crm_base: notes (being built; see issue 5)."""
+"""crm_base: notes on a counterparty (CL-7) — a card tab to read, add and delete them, and
+their entries in the counterparty's chronology.
+
+Notes is also the simplest of crm_base's card tabs, so the few helpers every such tab needs
+live here (requisites and directions import them): load the counterparty within the
+user's record scope, answer the card's htmx load with a fragment and a direct visit with a
+page of its own, and user names for a batch of ids in one query.
+
+Anyone who may see the counterparty may write a note (author: the current user); a note is
+deleted by its author, or by someone who may edit the counterparty.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from addons.crm_base.contacts import clean_text
+from addons.crm_base.models import SUBJECT, Counterparty, Note
+from addons.crm_base.views import bp
 from core.hooktypes import CardTab, TimelineEntry
+from core.models import User
+from core.security import get_scoped_or_404, has_permission, require, scope_filter
+from core.ui.formview import MAX_ID
+from core.ui.timeline import aware
+from core.web import db_session
+
+READ = "crm_base.counterparty.read"
+UPDATE = "crm_base.counterparty.update"
+PAGE_SIZE = 50
+# The chronology shows at most this many entries per kind (newest first): a counterparty
+# with years of notes must not make its card slow.
+TIMELINE_LIMIT = 500
+MAX_NOTE_LENGTH = 10_000
+
+
+# -- helpers shared by crm_base's card tabs -------------------------------------------
+
+
+def counterparty_or_404(record_id: int) -> Counterparty:
+    """The counterparty if the current user reaches it (record scope), else 404 — also for
+    ids too large to exist, which PostgreSQL would refuse with an error."""
+    if not 0 < record_id <= MAX_ID:
+        abort(404)
+    return get_scoped_or_404(Counterparty, record_id, SUBJECT, Counterparty.manager_id)  # type: ignore[no-any-return]
+
+
+def reaches_counterparty(counterparty_id: int, user: Any) -> bool:
+    """Whether ``user`` (any user a hook is asked about) may read this counterparty."""
+    if not has_permission(READ, user) or not 0 < int(counterparty_id) <= MAX_ID:
+        return False
+    stmt = select(Counterparty.id).where(Counterparty.id == int(counterparty_id))
+    stmt = scope_filter(stmt, SUBJECT, Counterparty.manager_id, user)
+    return db_session().scalar(stmt) is not None
+
+
+def user_names(ids: Iterable[int | None]) -> dict[int, str]:
+    """``{id: name}`` for the given user ids, in one query (the name, else the login)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = db_session().execute(select(User.id, User.name, User.login).where(User.id.in_(wanted)))
+    return {uid: name or login for uid, name, login in rows}
+
+
+def wants_fragment() -> bool:
+    """The card loads its tabs with htmx: answer those requests with the tab's content only."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_tab(
+    name: str, counterparty: Counterparty, title: str, status: int = 200, **context: Any
+) -> ResponseReturnValue:
+    """A counterparty card tab: ``crm_base/<name>_tab.html`` alone for the card's htmx load,
+    else ``crm_base/<name>.html`` (a page of its own around it: without JavaScript, after a
+    form was posted, or a direct link)."""
+    context.update(
+        counterparty=counterparty,
+        tab_title=title,
+        card_url=url_for("crm_base.counterparty", record_id=counterparty.id),
+    )
+    if wants_fragment() and status == 200:
+        return render_template(f"crm_base/{name}_tab.html", **context)
+    breadcrumbs = [
+        (_("Counterparties"), url_for("crm_base.counterparties")),
+        (counterparty.name, context["card_url"]),
+        (title, None),
+    ]
+    return render_template(f"crm_base/{name}.html", breadcrumbs=breadcrumbs, **context), status
+
+
+def posted_ok() -> bool:
+    """A bare POST (a delete button) carries a valid CSRF token."""
+    return bool(FlaskForm().validate_on_submit())
+
+
+# -- notes ----------------------------------------------------------------------------
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(
+        _l("Note"),
+        filters=[clean_text],
+        validators=[DataRequired(), Length(max=MAX_NOTE_LENGTH)],
+        render_kw={"rows": 3},
+    )
+
+
+def _notes_page(counterparty_id: int, before: int | None) -> tuple[list[Any], int | None]:
+    """One page of notes, newest first (keyset on the id), and the id to continue before."""
+    stmt = (
+        select(Note.id, Note.text, Note.created_at, Note.author_id, User.name, User.login)
+        .outerjoin(User, User.id == Note.author_id)
+        .where(Note.counterparty_id == counterparty_id)
+        .order_by(Note.id.desc())
+        .limit(PAGE_SIZE + 1)
+    )
+    if before is not None:
+        stmt = stmt.where(Note.id < before)
+    rows = db_session().execute(stmt).all()
+    more = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    return rows[:PAGE_SIZE], more
+
+
+def _before() -> int | None:
+    raw = request.args.get("before", "")
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+
+
+def _show(counterparty: Counterparty, form: NoteForm | None = None, status: int = 200) -> Any:
+    rows, more = _notes_page(counterparty.id, _before())
+    return render_tab(
+        "notes",
+        counterparty,
+        _("Notes"),
+        status,
+        notes=rows,
+        older_url=(
+            url_for("crm_base.notes_tab", record_id=counterparty.id, before=more) if more else ""
+        ),
+        form=form or NoteForm(formdata=None),
+        can_update=has_permission(UPDATE),
+    )
+
+
+@bp.get("/counterparties/<int:record_id>/notes")
+@require(READ)
+def notes_tab(record_id: int) -> ResponseReturnValue:
+    """The notes of a counterparty, newest first, with the form to add one."""
+    return _show(counterparty_or_404(record_id))
+
+
+@bp.post("/counterparties/<int:record_id>/notes")
+@require(READ)
+def note_add(record_id: int) -> ResponseReturnValue:
+    counterparty = counterparty_or_404(record_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _show(counterparty, form, 400)
+    db = db_session()
+    db.add(Note(counterparty_id=counterparty.id, author_id=current_user.id, text=form.text.data))
+    db.commit()
+    flash(_("Note added."), "success")
+    return redirect(url_for("crm_base.notes_tab", record_id=counterparty.id), 303)
+
+
+@bp.post("/notes/<int:note_id>/delete")
+@require(READ)
+def note_delete(note_id: int) -> ResponseReturnValue:
+    """Its author may delete a note; so may whoever may edit the counterparty."""
+    if not 0 < note_id <= MAX_ID:
+        abort(404)
+    db = db_session()
+    note = db.get(Note, note_id)
+    if note is None:
+        abort(404)
+    counterparty = counterparty_or_404(note.counterparty_id)
+    if note.author_id != current_user.id and not has_permission(UPDATE):
+        abort(403)
+    if not posted_ok():
+        abort(400)
+    db.delete(note)
+    db.commit()
+    flash(_("Note deleted."), "success")
+    return redirect(url_for("crm_base.notes_tab", record_id=counterparty.id), 303)
+
+
+# -- hooks ----------------------------------------------------------------------------
 
 
 def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineEntry]:
-    """This area's entries in a counterparty's chronology (CL-7)."""
-    return []
+    """The counterparty's notes in its chronology, newest first, for those who may read it."""
+    if subject != SUBJECT or not reaches_counterparty(subject_id, user):
+        return []
+    rows = db_session().execute(
+        select(Note.text, Note.created_at, User.name, User.login)
+        .outerjoin(User, User.id == Note.author_id)
+        .where(Note.counterparty_id == int(subject_id))
+        .order_by(Note.created_at.desc(), Note.id.desc())
+        .limit(TIMELINE_LIMIT)
+    )
+    url = url_for("crm_base.notes_tab", record_id=int(subject_id))
+    entries = []
+    for text, created_at, name, login in rows:
+        who = name or login or ""
+        title = _("%(who)s wrote a note", who=who) if who else _("Note")
+        entries.append(TimelineEntry(aware(created_at), "crm_base.note", title, text, url))
+    return entries
 
 
 def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
-    """This area's tabs on a counterparty's card."""
-    return []
+    """The "Notes" tab, with how many there are."""
+    if subject != SUBJECT or not reaches_counterparty(subject_id, user):
+        return []
+    count = db_session().scalar(
+        select(func.count()).select_from(Note).where(Note.counterparty_id == int(subject_id))
+    )
+    url = url_for("crm_base.notes_tab", record_id=int(subject_id))
+    return [CardTab("crm_base.notes", _("Notes"), url, order=60, count=count or None)]

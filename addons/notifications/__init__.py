@@ -81,6 +81,14 @@ def menu_items() -> list[MenuItem]:
     ]
 
 
+# Event types, scheduled jobs (the outbox, the birthday scan) and settings: hooks_impl.py.
+from addons.notifications.hooks_impl import (  # noqa: E402, F401 - hooks pluggy finds here
+    notification_event_types,
+    scheduled_jobs,
+    settings,
+)
+
+
 @hookimpl
 def dashboard_widgets(user):  # type: ignore[no-untyped-def]
     """The latest unread notifications and unread messages (addons/notifications/widgets.py)."""

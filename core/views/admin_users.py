@@ -70,7 +70,7 @@ ACTIONS = ("read", "create", "update", "delete", "export", "print")
 ACTION_LABELS = {
     "read": _l("Read"),
     "create": _l("Create"),
-    "update": _l("Update"),
+    "update": _l("Editing"),
     "delete": _l("Delete"),
     "export": _l("Export"),
     "print": _l("Print"),

@@ -220,3 +220,29 @@ def merge_records(subject, source_id, target_id, session):  # type: ignore[no-un
 
 
 MERGED: list[tuple[int, int]] = []
+
+
+class FakeSms:
+    """An SMS "sender" that only remembers what it was given."""
+
+    sent: list[object] = []
+
+    def send(self, message: object) -> None:
+        self.sent.append(message)
+
+    def close(self) -> None:
+        return None
+
+
+@hookimpl
+def sms_gateways():  # type: ignore[no-untyped-def]
+    from core.hooktypes import SmsGateway
+
+    return [
+        SmsGateway(
+            "hooktest.fake",
+            "Fake SMS",
+            lambda settings: FakeSms(),
+            lambda settings: bool(settings.get("hooktest.sms_on")),
+        )
+    ]
