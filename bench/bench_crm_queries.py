@@ -101,6 +101,18 @@ def load(conn: Any, table: Any, columns: tuple[str, ...], rows: Iterator[tuple])
     """COPY on PostgreSQL, chunked executemany elsewhere."""
     from sqlalchemy import insert
 
+    # COPY bypasses the models' Python-side defaults: send them for the columns not given.
+    extra = [
+        (c.name, c.default.arg)
+        for c in table.columns
+        if c.name not in columns
+        and not c.nullable
+        and c.default is not None
+        and c.default.is_scalar
+        and not c.primary_key
+    ]
+    columns = (*columns, *(name for name, _ in extra))
+    rows = (tuple(row) + tuple(value for _, value in extra) for row in rows)
     if conn.dialect.name == "postgresql":
         sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         with conn.connection.dbapi_connection.cursor() as cur, cur.copy(sql) as copy:
@@ -169,7 +181,12 @@ def fill(kernel: Any, rows: int, persons: int, manager_id: int) -> float:
 
     tables = [Counterparty.__table__, CounterpartyGroup.__table__, Person.__table__]
     with indexes_dropped(engine, tables), engine.begin() as conn:
-        load(conn, Group.__table__, ("id", "parent_id", "name", "path"), iter(groups))
+        load(
+            conn,
+            Group.__table__,
+            ("id", "parent_id", "name", "path", "sort"),
+            ((*row, 0) for row in groups),
+        )
         load(
             conn,
             Counterparty.__table__,
