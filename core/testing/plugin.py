@@ -12,6 +12,7 @@ entry point, so ``pip install vitrylo[test]`` makes them available everywhere).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.db import Database
 from core.kernel import Kernel
 from core.models import Group, GroupPermission, User, UserGroup
 from core.security import hash_password
@@ -63,41 +65,40 @@ def _settings(tmp: Path, url: str, addon_paths: Sequence[Path], **extra: Any) ->
     )
 
 
-@pytest.fixture(scope="session")
-def _vitrylo_db(
-    tmp_path_factory: pytest.TempPathFactory,
-    vitrylo_addons: Sequence[str],
-    vitrylo_addon_paths: Sequence[Path],
+@contextlib.contextmanager
+def kernel_with(
+    tmp: Path, addons: Sequence[str], addon_paths: Sequence[Path] = (), **settings: Any
 ) -> Iterator[Kernel]:
-    tmp = tmp_path_factory.mktemp("vitrylo")
+    """A kernel on a fresh database with ``addons`` installed, dropped afterwards: for a
+    module-scoped app with another set of addons than the shared one."""
     url = fresh_database_url(tmp)
-    kernel = Kernel(_settings(tmp, url, vitrylo_addon_paths))
-    kernel.manager.init_core()
-    kernel.manager.install(vitrylo_addons)
-    kernel.refresh()
-    yield kernel
-    kernel.db.dispose()
-    drop_database(url)
+    kernel = Kernel(_settings(tmp, url, addon_paths, **settings))
+    try:
+        kernel.manager.init_core()
+        kernel.manager.install(addons)
+        kernel.refresh()
+        yield kernel
+    finally:
+        kernel.db.dispose()
+        drop_database(url)
 
 
-@pytest.fixture(scope="session")
-def vitrylo_app(_vitrylo_db: Kernel) -> Flask:
-    """The app over the shared test database (don't install or uninstall addons with it)."""
+def app_for(kernel: Kernel) -> Flask:
+    """The test app over ``kernel``."""
     from core.app import create_app
 
-    app = create_app(_vitrylo_db.settings, kernel=_vitrylo_db)
+    app = create_app(kernel.settings, kernel=kernel)
     app.config.update(TESTING=True)
     return app
 
 
-@pytest.fixture
-def db_session(vitrylo_app: Flask, _vitrylo_db: Kernel) -> Iterator[Session]:
-    """The app's session, bound to a transaction rolled back when the test ends.
+@contextlib.contextmanager
+def rolled_back(db: Database) -> Iterator[Session]:
+    """The app's session bound to one transaction that is rolled back at the end.
 
     Commits inside the app become savepoints, so views behave as in production while
     nothing a test writes is left for the next test.
     """
-    db = _vitrylo_db.db
     connection = db.engine.connect()
     outer = connection.begin()
     db.session.remove()
@@ -111,6 +112,31 @@ def db_session(vitrylo_app: Flask, _vitrylo_db: Kernel) -> Iterator[Session]:
         db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture(scope="session")
+def _vitrylo_db(
+    tmp_path_factory: pytest.TempPathFactory,
+    vitrylo_addons: Sequence[str],
+    vitrylo_addon_paths: Sequence[Path],
+) -> Iterator[Kernel]:
+    with kernel_with(
+        tmp_path_factory.mktemp("vitrylo"), vitrylo_addons, vitrylo_addon_paths
+    ) as kernel:
+        yield kernel
+
+
+@pytest.fixture(scope="session")
+def vitrylo_app(_vitrylo_db: Kernel) -> Flask:
+    """The app over the shared test database (don't install or uninstall addons with it)."""
+    return app_for(_vitrylo_db)
+
+
+@pytest.fixture
+def db_session(vitrylo_app: Flask, _vitrylo_db: Kernel) -> Iterator[Session]:
+    """The app's session, bound to a transaction rolled back when the test ends."""
+    with rolled_back(_vitrylo_db.db) as session:
+        yield session
 
 
 @pytest.fixture

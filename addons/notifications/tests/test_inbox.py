@@ -17,13 +17,16 @@ from sqlalchemy.orm import Session
 
 from addons.notifications.models import GENERAL_ROOM, Event, Message, Notification, direct_room
 from addons.notifications.widgets import badge_links, jinja_extras, unread_widget
-from core.app import create_app
-from core.config import Settings
-from core.kernel import Kernel
 from core.models import User
 from core.security import LoginUser
-from core.testing.databases import drop_database, fresh_database_url
-from core.testing.plugin import TEST_PASSWORD, create_user, csrf_token
+from core.testing.plugin import (
+    TEST_PASSWORD,
+    app_for,
+    create_user,
+    csrf_token,
+    kernel_with,
+    rolled_back,
+)
 
 CHAT = "notifications.chat.read"
 PRIVATE = "notifications.message.read"
@@ -34,39 +37,15 @@ PRIVATE = "notifications.message.read"
 
 @pytest.fixture(scope="module")
 def nt_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    tmp = tmp_path_factory.mktemp("nt_inbox")
-    url = fresh_database_url(tmp)
-    settings = Settings.from_env(
-        env={}, instance_path=str(tmp / "instance"), database_url=url, secret_key="test-secret"
-    )
-    kernel = Kernel(settings)
-    kernel.manager.init_core()
-    kernel.manager.install(["notifications"])
-    kernel.refresh()
-    app = create_app(kernel.settings, kernel=kernel)
-    app.config.update(TESTING=True)
-    yield app
-    kernel.db.dispose()
-    drop_database(url)
+    with kernel_with(tmp_path_factory.mktemp("nt_inbox"), ["notifications"]) as kernel:
+        yield app_for(kernel)
 
 
 @pytest.fixture
 def db(nt_app: Flask) -> Iterator[Session]:
     """The app's session on one connection, rolled back when the test ends."""
-    kdb = nt_app.extensions["vitrylo"].db
-    connection = kdb.engine.connect()
-    outer = connection.begin()
-    kdb.session.remove()
-    kdb.session.configure(bind=connection, join_transaction_mode="create_savepoint")
-    kdb.pinned = True
-    try:
-        yield kdb.session()
-    finally:
-        kdb.pinned = False
-        kdb.session.remove()
-        kdb.session.configure(bind=kdb.engine, join_transaction_mode="conservative_savepoint")
-        outer.rollback()
-        connection.close()
+    with rolled_back(nt_app.extensions["vitrylo"].db) as session:
+        yield session
 
 
 def sign_in(app: Flask, db: Session, login: str, perms: tuple[str, ...] = ()) -> FlaskClient:
