@@ -602,6 +602,7 @@ def persons() -> ResponseReturnValue:
     return PERSONS.render(
         can_create=has_permission(CREATE),
         can_export=has_permission(EXPORT),
+        can_save_mailing=has_permission("crm_base.mailing_list.create"),
     )
 
 

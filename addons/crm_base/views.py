@@ -206,6 +206,7 @@ def counterparties():  # type: ignore[no-untyped-def]
     return counterparty_list().render(
         quick_form=QuickCounterpartyForm(formdata=None),
         can_create=has_permission(CREATE),
+        can_save_mailing=has_permission("crm_base.mailing_list.create"),
         classification=bulk_choices(),
     )
 

@@ -207,3 +207,13 @@ def test_bad_input_rights_and_guessed_ids(vitrylo_app, db_session, data, login):
             list(mailing_list_members(db_session, row.id, LoginUser(user_of(db_session, nobody))))
             == []
         )
+
+
+def test_the_lists_offer_saving_their_filter_as_a_mailing_list(login):
+    allowed = login(
+        ["crm_base.counterparty.read", "crm_base.person.read", "crm_base.mailing_list.create"]
+    )
+    for url in ("/crm/counterparties?q=abc", "/crm/persons?q=abc"):
+        assert "crm-save-mailing" in allowed.get(url).get_data(as_text=True)
+    reader = login(["crm_base.counterparty.read"])
+    assert "crm-save-mailing" not in reader.get("/crm/counterparties").get_data(as_text=True)
