@@ -52,7 +52,7 @@ from addons.crm_base.views import (
 from core import attachments
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import AuditEntry, User
-from core.security import has_permission, require
+from core.security import has_permission
 from core.ui.formview import MAX_ID
 from core.ui.timeline import aware, timeline
 from core.views.attachments import human_size, panel
@@ -224,19 +224,7 @@ def show_card(record_id: int) -> ResponseReturnValue:
     return COUNTERPARTY_FORM.show(record_id)
 
 
-@bp.route("/counterparties/<int:record_id>/edit", methods=["GET", "POST"])
-@require(UPDATE)
-def counterparty_edit(record_id: int) -> ResponseReturnValue:
-    """GET: the card opened on its form; POST: save (conflict, errors, or redirect)."""
-    if request.method == "POST":
-        return COUNTERPARTY_FORM.save(record_id)
-    return COUNTERPARTY_FORM.show(record_id)
-
-
-@bp.post("/counterparties/<int:record_id>/delete")
-@require(DELETE)
-def counterparty_delete(record_id: int) -> ResponseReturnValue:
-    return COUNTERPARTY_FORM.delete(record_id)
+COUNTERPARTY_FORM.add_routes(bp, "/counterparties", update=UPDATE, delete=DELETE)
 
 
 # -- timeline -------------------------------------------------------------------------

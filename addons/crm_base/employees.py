@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -309,20 +309,7 @@ def employee(record_id: int) -> ResponseReturnValue:
     return EMPLOYEE_FORM.show(record_id)
 
 
-@bp.route("/employees/<int:record_id>/edit", methods=["GET", "POST"])
-@require(UPDATE)
-def employee_edit(record_id: int) -> ResponseReturnValue:
-    """GET: the card opened on its form; POST: save (conflict, errors, or redirect)."""
-    if request.method == "POST":
-        return EMPLOYEE_FORM.save(record_id)
-    return EMPLOYEE_FORM.show(record_id)
-
-
-@bp.post("/employees/<int:record_id>/delete")
-@require(DELETE)
-def employee_delete(record_id: int) -> ResponseReturnValue:
-    """The employee and their channels (ON DELETE CASCADE)."""
-    return EMPLOYEE_FORM.delete(record_id)
+EMPLOYEE_FORM.add_routes(bp, "/employees", update=UPDATE, delete=DELETE)
 
 
 # -- hooks ----------------------------------------------------------------------------

@@ -731,18 +731,7 @@ def person(record_id: int) -> ResponseReturnValue:
     return PERSON_FORM.show(record_id)
 
 
-@bp.route("/persons/<int:record_id>/edit", methods=["GET", "POST"])
-@require(UPDATE)
-def person_edit(record_id: int) -> ResponseReturnValue:
-    if request.method == "POST":
-        return PERSON_FORM.save(record_id)
-    return PERSON_FORM.show(record_id)
-
-
-@bp.post("/persons/<int:record_id>/delete")
-@require(DELETE)
-def person_delete(record_id: int) -> ResponseReturnValue:
-    return PERSON_FORM.delete(record_id)
+PERSON_FORM.add_routes(bp, "/persons", update=UPDATE, delete=DELETE)
 
 
 @bp.route("/persons/<int:record_id>/vcard")

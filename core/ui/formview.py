@@ -38,7 +38,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -229,6 +229,32 @@ class FormView:
         return render_template(self.template, **values), status
 
     # -- the three actions ------------------------------------------------------------
+
+    def add_routes(self, bp: Blueprint, path: str, update: str, delete: str = "") -> None:
+        """Register ``<path>/<id>/edit`` (GET shows, POST saves) and ``<path>/<id>/delete``
+        on ``bp`` as the ``save_endpoint`` and ``delete_endpoint``, each behind its right:
+        the routes every card with this flow needs, declared once."""
+        from core.security import require
+
+        def edit(record_id: int) -> ResponseReturnValue:
+            return self.save(record_id) if request.method == "POST" else self.show(record_id)
+
+        def remove(record_id: int) -> ResponseReturnValue:
+            return self.delete(record_id)
+
+        bp.add_url_rule(
+            f"{path}/<int:record_id>/edit",
+            self.save_endpoint.split(".")[-1],
+            require(update)(edit),
+            methods=["GET", "POST"],
+        )
+        if self.delete_endpoint:
+            bp.add_url_rule(
+                f"{path}/<int:record_id>/delete",
+                self.delete_endpoint.split(".")[-1],
+                require(delete)(remove),
+                methods=["POST"],
+            )
 
     def show(self, record_id: int) -> ResponseReturnValue:
         """GET: the record with its form (fields disabled without the update right)."""
