@@ -18,7 +18,7 @@ opened on its form; the form posts here) and ``POST /crm/counterparties/<id>/del
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import request, url_for
@@ -52,7 +52,7 @@ from addons.crm_base.views import (
 from core import attachments
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import AuditEntry, User
-from core.security import has_permission
+from core.security import has_permission, user_names
 from core.ui.formview import MAX_ID
 from core.ui.timeline import aware, timeline
 from core.views.attachments import human_size, panel
@@ -143,19 +143,11 @@ def _prepare(form: FlaskForm, record: Counterparty) -> None:
     ]
 
 
-def _user_names(ids: Iterable[Any]) -> dict[int, str]:
-    wanted = {int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
-    if not wanted:
-        return {}
-    rows = db_session().execute(select(User.id, User.name, User.login).where(User.id.in_(wanted)))
-    return {uid: name or login for uid, name, login in rows}
-
-
 def _card_extras(record: Counterparty) -> Mapping[str, Any]:
     """The card's other tabs and its breadcrumbs."""
     card_url = url_for("crm_base.counterparty", record_id=record.id)
     tab = request.args.get("tab", "")
-    manager = _user_names([record.manager_id]).get(record.manager_id or 0, "")
+    manager = user_names([record.manager_id]).get(record.manager_id or 0, "")
     return {
         "breadcrumbs": [
             (_("Counterparties"), url_for("crm_base.counterparties")),
@@ -292,7 +284,7 @@ def counterparty_timeline(subject: str, subject_id: int, user: Any) -> list[Time
     audit = _audit_entries(record.id)
     files = attachments.attachments_of(db_session(), SUBJECT, record.id)
     manager_ids = [v for _e, c in audit for v in c.get("manager_id", [])]
-    names = _user_names(
+    names = user_names(
         [e.user_id for e, _c in audit] + [f.uploaded_by for f in files] + manager_ids
     )
     entries: list[TimelineEntry] = []

@@ -43,12 +43,11 @@ from addons.crm_base.notes import (
     posted_ok,
     reaches_counterparty,
     render_tab,
-    user_names,
 )
 from addons.crm_base.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import User
-from core.security import has_permission, require
+from core.security import has_permission, require, user_names
 from core.ui.formview import MAX_ID
 from core.ui.timeline import aware, register_icon
 from core.web import db_session

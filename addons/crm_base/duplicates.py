@@ -59,12 +59,12 @@ from addons.crm_base.models import (
     Requisites,
     Work,
 )
-from addons.crm_base.notes import counterparty_or_404, render_tab, user_names, wants_fragment
+from addons.crm_base.notes import counterparty_or_404, render_tab, wants_fragment
 from addons.crm_base.views import bp
 from core import audit
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import Attachment
-from core.security import has_permission, require, scope_filter
+from core.security import has_permission, require, scope_filter, user_names
 from core.ui.formview import MAX_ID
 from core.web import db_session, kernel
 

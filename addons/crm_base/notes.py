@@ -12,7 +12,6 @@ deleted by its author, or by someone who may edit the counterparty.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -62,15 +61,6 @@ def reaches_counterparty(counterparty_id: int, user: Any) -> bool:
     stmt = select(Counterparty.id).where(Counterparty.id == int(counterparty_id))
     stmt = scope_filter(stmt, SUBJECT, Counterparty.manager_id, user)
     return db_session().scalar(stmt) is not None
-
-
-def user_names(ids: Iterable[int | None]) -> dict[int, str]:
-    """``{id: name}`` for the given user ids, in one query (the name, else the login)."""
-    wanted = {i for i in ids if i}
-    if not wanted:
-        return {}
-    rows = db_session().execute(select(User.id, User.name, User.login).where(User.id.in_(wanted)))
-    return {uid: name or login for uid, name, login in rows}
 
 
 def wants_fragment() -> bool:

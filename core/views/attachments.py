@@ -22,14 +22,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import HiddenField
 
 from core import attachments as store
 from core.audit import record_denied
-from core.models import Attachment, User
-from core.security import require
+from core.models import Attachment
+from core.security import require, user_names
 from core.views.base import bp
 from core.web import db_session, kernel
 
@@ -126,13 +125,7 @@ def panel(
         raise LookupError(f"no attachment rules for {subject!r}")
     db = db_session()
     items = store.attachments_of(db, subject, subject_id)
-    uploader_ids = {a.uploaded_by for a in items if a.uploaded_by is not None}
-    names = {
-        uid: name or login
-        for uid, name, login in db.execute(
-            select(User.id, User.name, User.login).where(User.id.in_(uploader_ids))
-        )
-    }
+    names = user_names(a.uploaded_by for a in items)
     own_url = url_for("core.attachments", subject=subject, subject_id=str(subject_id))
     return_to = _safe_return(return_url, own_url)
     return Panel(
