@@ -215,9 +215,58 @@ class Hooks:
     def reminders(self, user: Any, day: date) -> list[t.Reminder]:
         return self._items("reminders", t.Reminder, None, user=user, day=day)
 
-    def calendar_events(self, user: Any, start: datetime, end: datetime) -> list[t.CalendarEvent]:
+    def calendar_events(
+        self,
+        user: Any,
+        start: datetime,
+        end: datetime,
+        owner_ids: tuple[int, ...] | None = None,
+    ) -> list[t.CalendarEvent]:
+        owners = (user.id,) if owner_ids is None else tuple(owner_ids)
         return self._items(
-            "calendar_events", t.CalendarEvent, "id", user=user, start=start, end=end
+            "calendar_events",
+            t.CalendarEvent,
+            "id",
+            user=user,
+            start=start,
+            end=end,
+            owner_ids=owners,
+        )
+
+    def _owner_call(self, hook: str, name: str, **kwargs: Any) -> bool | None:
+        """Call ``hook`` on the one enabled addon ``name`` (``<addon>.…``) belongs to: an
+        action on a reminder or event is saved by the addon that gave it, nobody else."""
+        addon = name.split(".", 1)[0]
+        if addon not in set(self._enabled()):
+            return None
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            if impl.plugin_name == addon:
+                value = impl.function(*[kwargs[arg] for arg in impl.argnames])
+                if value is not None and not isinstance(value, bool):
+                    raise HookError(addon, hook, "must return True, False or None")
+                return value  # type: ignore[no-any-return]
+        return None
+
+    def reminder_action(
+        self, user: Any, key: str, action: str, until: date | None = None
+    ) -> bool | None:
+        """Snooze or mark done a reminder through the addon that gave it (``None``: unknown)."""
+        return self._owner_call(
+            "reminder_action", key, user=user, key=key, action=action, until=until
+        )
+
+    def move_calendar_event(
+        self, user: Any, event_id: str, start: datetime, end: datetime | None, all_day: bool
+    ) -> bool | None:
+        """Save a dragged event through the addon that gave it (``None``: unknown)."""
+        return self._owner_call(
+            "move_calendar_event",
+            event_id,
+            user=user,
+            event_id=event_id,
+            start=start,
+            end=end,
+            all_day=all_day,
         )
 
     def timeline_entries(self, subject: str, subject_id: int, user: Any) -> list[t.TimelineEntry]:

@@ -89,10 +89,34 @@ def reminders(user: Any, day: date) -> list[t.Reminder]:
 
 
 @hookspec
-def calendar_events(user: Any, start: datetime, end: datetime) -> list[t.CalendarEvent]:
-    """Events of ``user`` that overlap ``[start, end)`` for the planner calendar.
+def calendar_events(
+    user: Any, start: datetime, end: datetime, owner_ids: tuple[int, ...]
+) -> list[t.CalendarEvent]:
+    """Events that overlap ``[start, end)`` for the planner calendar: those of the users
+    ``owner_ids`` (the signed-in ``user``'s own id unless a manager chose others), and only
+    what ``user`` may see.
 
     Example: ``return [CalendarEvent("sales.contact.7", "Meeting", start=..., end=...)]``
+    """
+
+
+@hookspec
+def reminder_action(user: Any, key: str, action: str, until: date | None) -> bool | None:
+    """Snooze (``action="snooze"``, to the day ``until``) or mark done (``"done"``) the
+    reminder ``key`` that this addon gave; called only on the addon ``key`` is named after.
+
+    Returns ``True`` when saved, ``False`` when ``user`` may not (answered 403), ``None``
+    when the key is unknown or gone (404). The addon checks its own rights.
+    """
+
+
+@hookspec
+def move_calendar_event(
+    user: Any, event_id: str, start: datetime, end: datetime | None, all_day: bool
+) -> bool | None:
+    """Save a calendar event dragged to ``start``-``end`` (UTC); called only on the addon
+    ``event_id`` is named after. ``True`` saved, ``False`` refused (403), ``None`` unknown
+    (404). The addon checks its own rights and rules (e.g. no moving a done contact).
     """
 
 

@@ -61,7 +61,10 @@ class JinjaExtras:
 
 @dataclass(frozen=True)
 class Reminder:
-    """One row of a user's reminders table (planner), grouped by ``kind``."""
+    """One row of a user's reminders table (planner), grouped by ``kind``.
+
+    ``key`` (named ``<addon>.…``) identifies the row for ``reminder_action`` when
+    ``can_snooze`` or ``can_mark_done`` is set."""
 
     kind: str
     title: str
@@ -70,12 +73,15 @@ class Reminder:
     key: str = ""
     can_snooze: bool = False
     can_mark_done: bool = False
+    kind_label: str = ""  # the group's heading; ``kind`` when empty
+    detail: str = ""  # a second line: the counterparty, the time…
     addon: str = ""
 
 
 @dataclass(frozen=True)
 class CalendarEvent:
-    """An event for the planner calendar; ``editable`` lets the user drag it."""
+    """An event for the planner calendar; ``editable`` lets the user drag it (the move is
+    saved by the addon through ``move_calendar_event``)."""
 
     id: str
     title: str
@@ -84,6 +90,8 @@ class CalendarEvent:
     kind: str = ""
     url: str = ""
     editable: bool = False
+    kind_label: str = ""  # shown in the calendar's filter; ``kind`` when empty
+    owner_id: int | None = None  # the user whose event it is (filter by employee)
     addon: str = ""
 
 

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,20 +68,61 @@ def _settings(tmp: Path, url: str, addon_paths: Sequence[Path], **extra: Any) ->
 
 @contextlib.contextmanager
 def kernel_with(
-    tmp: Path, addons: Sequence[str], addon_paths: Sequence[Path] = (), **settings: Any
+    tmp: Path,
+    addons: Sequence[str],
+    addon_paths: Sequence[Path] = (),
+    licensed: bool = False,
+    **settings: Any,
 ) -> Iterator[Kernel]:
     """A kernel on a fresh database with ``addons`` installed, dropped afterwards: for a
-    module-scoped app with another set of addons than the shared one."""
+    module-scoped app with another set of addons than the shared one. ``licensed=True``
+    first installs a licence for every commercial addon, signed by a key made for the test
+    and trusted by this kernel only."""
     url = fresh_database_url(tmp)
+    if licensed:
+        settings["trusted_keys"] = str(_test_licence_key(tmp))
     kernel = Kernel(_settings(tmp, url, addon_paths, **settings))
     try:
         kernel.manager.init_core()
+        if licensed:
+            install_test_licence(kernel, tmp)
         kernel.manager.install(addons)
         kernel.refresh()
         yield kernel
     finally:
         kernel.db.dispose()
         drop_database(url)
+
+
+def _test_licence_key(tmp: Path) -> Path:
+    """The public half of a key pair made in ``tmp`` for signing a test licence."""
+    from core.licensing import generate_keypair
+
+    folder = tmp / "test-licence"
+    folder.mkdir(exist_ok=True)
+    if not (folder / "vendor.pub").exists():
+        generate_keypair(folder / "vendor.pem", folder / "vendor.pub")
+    return folder / "vendor.pub"
+
+
+def install_test_licence(kernel: Kernel, tmp: Path) -> None:
+    """Install a licence for every commercial addon ("*") signed by the key of
+    :func:`_test_licence_key` (the kernel must trust it: ``trusted_keys=``)."""
+    from core.addons import bump_counter
+    from core.licenses import install_license
+    from core.licensing import issue
+
+    _test_licence_key(tmp)
+    content = issue(
+        tmp / "test-licence" / "vendor.pem",
+        customer="Test licence",
+        addons=["*"],
+        max_users=1000,
+        expires=date.today() + timedelta(days=30),
+    )
+    with kernel.db.transaction() as session:
+        install_license(session, content, kernel.trusted_keys())
+        bump_counter(session)
 
 
 def app_for(kernel: Kernel) -> Flask:

@@ -1,0 +1,1 @@
+"""sales: contacts (placeholder until its area lands)."""

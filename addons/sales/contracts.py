@@ -1,0 +1,1 @@
+"""sales: contracts (placeholder until its area lands)."""

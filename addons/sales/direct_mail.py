@@ -1,0 +1,1 @@
+"""sales: direct_mail (placeholder until its area lands)."""

@@ -1,0 +1,1 @@
+"""sales: funnel (placeholder until its area lands)."""

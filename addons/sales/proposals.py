@@ -1,0 +1,1 @@
+"""sales: proposals (placeholder until its area lands)."""

@@ -1,0 +1,1 @@
+"""sales: reports (placeholder until its area lands)."""

@@ -1,0 +1,1 @@
+"""sales: settings_pages (placeholder until its area lands)."""

@@ -1,0 +1,1 @@
+"""sales: sources (placeholder until its area lands)."""

@@ -1,0 +1,1 @@
+"""sales: telemarketing (placeholder until its area lands)."""
