@@ -129,12 +129,19 @@ def init(ctx: Context, demo: bool, admin_login: str) -> None:
     if demo:
         _demo_licence(ctx, settings)
     kernel = ctx.kernel
+    kernel.manager.init_core()
+    # The admin comes first: demo data can then give the admin a day's work of their own.
+    _ensure_admin(kernel, admin_login)
     bundled = [n for n, i in kernel.available.items() if i.bundled]
     with kernel.db.session_factory() as session:
         state = kernel.license_state(session)
     wanted = [n for n in bundled if not kernel.available[n].manifest.commercial or state.covers(n)]
     done = kernel.manager.install(wanted, demo=demo)
     click.echo(f"Installed: {', '.join(done) or 'nothing new'}")
+
+
+def _ensure_admin(kernel: Kernel, admin_login: str) -> None:
+    """Create the superuser ``admin_login`` with a random password shown once."""
     with kernel.db.transaction() as session:
         if session.scalar(select(User).where(User.login == admin_login)) is None:
             password = secrets.token_urlsafe(12)
