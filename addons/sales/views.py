@@ -18,7 +18,9 @@ from core.security import get_scoped_or_404, scope_filter
 from core.ui.formview import MAX_ID
 from core.web import db_session
 
-bp = Blueprint("sales", __name__, url_prefix="/sales", template_folder="templates")
+bp = Blueprint(
+    "sales", __name__, url_prefix="/sales", template_folder="templates", static_folder="static"
+)
 
 MENU_ROOT = "sales.root"
 
