@@ -105,6 +105,8 @@ class Contact(Base):
         ),
         Index("ix_sales_contact_counterparty_planned", "counterparty_id", "planned_at"),
         Index("ix_sales_contact_status_planned", "status", "planned_at"),
+        # The contacts list's default order (newest first, keyset on planned_at, id).
+        Index("ix_sales_contact_planned_id", "planned_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

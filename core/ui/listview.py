@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from core.security import has_permission, scope_filter
+from core.tz import user_timezone
 from core.ui.cursor import decode_key, encode_key
 from core.ui.export import CSV_DELIMITERS, csv_stream, xlsx_stream
 
@@ -304,7 +305,7 @@ class DateRangeFilter:
 
     def _bound(self, day: date) -> Any:
         if isinstance(getattr(self.expr, "type", None), DateTime):
-            local = datetime.combine(day, time.min, tzinfo=get_timezone())
+            local = datetime.combine(day, time.min, tzinfo=user_timezone())
             moment = local.astimezone(UTC)
             return moment if self.expr.type.timezone else moment.replace(tzinfo=None)
         return day

@@ -452,6 +452,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_sales_contact_status_planned", "sales_contact", ["status", "planned_at"], unique=False
     )
+    op.create_index(
+        "ix_sales_contact_planned_id", "sales_contact", ["planned_at", "id"], unique=False
+    )
     op.create_table(
         "sales_proposal",
         sa.Column("id", sa.Integer(), nullable=False),
