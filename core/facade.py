@@ -222,7 +222,9 @@ class Hooks:
         end: datetime,
         owner_ids: tuple[int, ...] | None = None,
     ) -> list[t.CalendarEvent]:
-        owners = (user.id,) if owner_ids is None else tuple(owner_ids)
+        if owner_ids is None:
+            owner_ids = (user.id,) if getattr(user, "id", None) is not None else ()
+        owners = tuple(owner_ids)
         return self._items(
             "calendar_events",
             t.CalendarEvent,

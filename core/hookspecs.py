@@ -107,6 +107,8 @@ def reminder_action(user: Any, key: str, action: str, until: date | None) -> boo
 
     Returns ``True`` when saved, ``False`` when ``user`` may not (answered 403), ``None``
     when the key is unknown or gone (404). The addon checks its own rights.
+
+    Example: ``return snooze(user, key, until) if action == "snooze" else done(user, key)``
     """
 
 
@@ -117,6 +119,8 @@ def move_calendar_event(
     """Save a calendar event dragged to ``start``-``end`` (UTC); called only on the addon
     ``event_id`` is named after. ``True`` saved, ``False`` refused (403), ``None`` unknown
     (404). The addon checks its own rights and rules (e.g. no moving a done contact).
+
+    Example: ``return move_contact(user, int(event_id.rsplit(".", 1)[1]), start, end)``
     """
 
 

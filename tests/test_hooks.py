@@ -8,7 +8,7 @@ and that it is gone once hooktest is uninstalled (an uninstalled addon's hooks a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from core.app import create_app
 from core.cli import Context, main
+from core.facade import HookError
 from core.hooktypes import (
     CalendarEvent,
     CardTab,
@@ -317,8 +318,10 @@ def test_hook_reminders(kernel, user):
             "Check the thing",
             due=day,
             url="/hooktest/thing",
-            key="hooktest-1",
+            key="hooktest.thing.1",
             can_mark_done=True,
+            kind_label="Things",
+            detail="Second line",
             addon=ADDON,
         )
     ]
@@ -328,18 +331,76 @@ def test_hook_reminders(kernel, user):
 
 def test_hook_calendar_events(kernel, user):
     start, end = datetime(2024, 5, 6, 9), datetime(2024, 5, 6, 18)
-    assert ours(kernel.hooks.calendar_events(user, start, end)) == [
-        CalendarEvent(
-            "hooktest.event.1",
-            "Hook test meeting",
-            start=datetime(2024, 5, 6, 10),
-            end=datetime(2024, 5, 6, 11),
-            kind="hooktest.meeting",
-            addon=ADDON,
-        )
-    ]
+    meeting = CalendarEvent(
+        "hooktest.event.1",
+        "Hook test meeting",
+        start=datetime(2024, 5, 6, 10),
+        end=datetime(2024, 5, 6, 11),
+        kind="hooktest.meeting",
+        editable=True,
+        kind_label="Meetings",
+        owner_id=user.id,  # owner_ids defaults to the user's own id
+        addon=ADDON,
+    )
+    assert ours(kernel.hooks.calendar_events(user, start, end)) == [meeting]
+    [other] = ours(kernel.hooks.calendar_events(user, start, end, owner_ids=(99,)))
+    assert other.owner_id == 99
+    assert ours(kernel.hooks.calendar_events(user, start, end, owner_ids=())) == []
     uninstall(kernel)
     assert ours(kernel.hooks.calendar_events(user, start, end)) == []
+
+
+def _editor(kernel: Kernel) -> LoginUser:
+    """A second user, holding hooktest's update right (``user`` holds only read)."""
+    with kernel.db.session_factory() as session:
+        row = create_user(session, "editor", ["hooktest.thing.read", "hooktest.thing.update"])
+        return LoginUser(row)
+
+
+def test_hook_reminder_action(kernel, user):
+    import hooktest
+
+    editor = _editor(kernel)
+    day = date(2024, 5, 7)
+    key = "hooktest.thing.1"
+    assert kernel.hooks.reminder_action(editor, key, "snooze", day) is True
+    assert hooktest.ACTIONS[-1] == (editor.id, key, "snooze", day)
+    assert kernel.hooks.reminder_action(editor, key, "done") is True
+    assert hooktest.ACTIONS[-1] == (editor.id, key, "done", None)
+    assert kernel.hooks.reminder_action(user, key, "done") is False  # no update right
+    assert kernel.hooks.reminder_action(editor, "hooktest.thing.404", "done") is None
+    # Routed by the key's addon only: other addons' keys never reach hooktest.
+    asked = len(hooktest.ACTIONS)
+    assert kernel.hooks.reminder_action(editor, "crm_base.thing.1", "done") is None
+    assert kernel.hooks.reminder_action(editor, "nosuchaddon.x", "done") is None
+    assert kernel.hooks.reminder_action(editor, "no-dot", "done") is None
+    assert len(hooktest.ACTIONS) == asked
+    with pytest.raises(HookError, match="addon 'hooktest': hook 'reminder_action'"):
+        kernel.hooks.reminder_action(editor, "hooktest.bad", "done")
+
+    uninstall(kernel)  # an uninstalled addon is not asked: the key is unknown
+    assert kernel.hooks.reminder_action(editor, key, "done") is None
+    assert len(hooktest.ACTIONS) == asked
+
+
+def test_hook_move_calendar_event(kernel, user):
+    import hooktest
+
+    editor = _editor(kernel)
+    start, end = datetime(2024, 5, 8, 9, tzinfo=UTC), datetime(2024, 5, 8, 10, tzinfo=UTC)
+    event_id = "hooktest.event.1"
+    assert kernel.hooks.move_calendar_event(editor, event_id, start, end, False) is True
+    assert hooktest.MOVES[-1] == (editor.id, event_id, start, end, False)
+    assert kernel.hooks.move_calendar_event(editor, event_id, start, None, True) is True
+    assert hooktest.MOVES[-1] == (editor.id, event_id, start, None, True)
+    assert kernel.hooks.move_calendar_event(user, event_id, start, end, False) is False
+    assert kernel.hooks.move_calendar_event(editor, "hooktest.event.2", start, end, False) is None
+    assert kernel.hooks.move_calendar_event(editor, "crm_base.x.1", start, end, False) is None
+
+    moved = len(hooktest.MOVES)
+    uninstall(kernel)
+    assert kernel.hooks.move_calendar_event(editor, event_id, start, end, False) is None
+    assert len(hooktest.MOVES) == moved
 
 
 def test_hook_timeline_entries(kernel, user):

@@ -169,3 +169,19 @@ def notification_event_types() -> list[NotificationEventType]:
             default_channels=("popup",),
         ),
     ]
+
+
+@hookimpl
+def reminders(user, day):  # type: ignore[no-untyped-def]
+    """Birthdays of contact persons and employees on the day (addons/crm_base/birthdays.py)."""
+    from addons.crm_base.birthdays import reminders as birthdays
+
+    return birthdays(user, day)
+
+
+@hookimpl
+def calendar_events(user, start, end, owner_ids):  # type: ignore[no-untyped-def]
+    """Birthdays as all-day events on the planner calendar (addons/crm_base/birthdays.py)."""
+    from addons.crm_base.birthdays import calendar_events as birthdays
+
+    return birthdays(user, start, end, owner_ids)

@@ -144,6 +144,8 @@ def rolled_back(db: Database) -> Iterator[Session]:
     connection = db.engine.connect()
     outer = connection.begin()
     db.session.remove()
+    factory_kw = db.session.session_factory.kw
+    saved_mode = factory_kw.get("join_transaction_mode")
     db.session.configure(bind=connection, join_transaction_mode="create_savepoint")
     db.pinned = True
     try:
@@ -151,7 +153,10 @@ def rolled_back(db: Database) -> Iterator[Session]:
     finally:
         db.pinned = False
         db.session.remove()
-        db.session.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+        factory_kw.pop("join_transaction_mode", None)  # back to what it was (the default)
+        db.session.configure(bind=db.engine)
+        if saved_mode is not None:
+            db.session.configure(join_transaction_mode=saved_mode)
         outer.rollback()
         connection.close()
 

@@ -102,6 +102,14 @@ def scheduled_jobs() -> list[ScheduledJob]:
     return [ScheduledJob("hooktest.tick", tick, every_seconds=60)]
 
 
+REMINDER_KEY = "hooktest.thing.1"
+EVENT_ID = "hooktest.event.1"
+UPDATE = "hooktest.thing.update"
+# What reminder_action and move_calendar_event were asked to save: (user id, key, ...).
+ACTIONS: list[tuple[Any, ...]] = []
+MOVES: list[tuple[Any, ...]] = []
+
+
 @hookimpl
 def reminders(user: Any, day: date) -> list[Reminder]:
     return [
@@ -110,26 +118,63 @@ def reminders(user: Any, day: date) -> list[Reminder]:
             "Check the thing",
             due=day,
             url="/hooktest/thing",
-            key="hooktest-1",
+            key=REMINDER_KEY,
             can_mark_done=True,
+            kind_label="Things",
+            detail="Second line",
         )
     ]
 
 
 @hookimpl
-def calendar_events(user: Any, start: datetime, end: datetime) -> list[CalendarEvent]:
+def calendar_events(
+    user: Any, start: datetime, end: datetime, owner_ids: tuple[int, ...]
+) -> list[CalendarEvent]:
     first = start + timedelta(hours=1)
-    if first >= end:
+    if first >= end or not owner_ids:
         return []
     return [
         CalendarEvent(
-            "hooktest.event.1",
+            EVENT_ID,
             "Hook test meeting",
             start=first,
             end=min(first + timedelta(hours=1), end),
             kind="hooktest.meeting",
+            editable=True,
+            kind_label="Meetings",
+            owner_id=owner_ids[0],
         )
     ]
+
+
+@hookimpl
+def reminder_action(user: Any, key: str, action: str, until: date | None) -> bool | None:
+    """Known key: saved with ``hooktest.thing.update``, refused without; ``hooktest.bad``
+    answers something the facade must reject."""
+    from core.security import has_permission
+
+    if key == "hooktest.bad":
+        return "yes"  # type: ignore[return-value]
+    if key != REMINDER_KEY:
+        return None
+    if not has_permission(UPDATE, user):
+        return False
+    ACTIONS.append((user.id, key, action, until))
+    return True
+
+
+@hookimpl
+def move_calendar_event(
+    user: Any, event_id: str, start: datetime, end: datetime | None, all_day: bool
+) -> bool | None:
+    from core.security import has_permission
+
+    if event_id != EVENT_ID:
+        return None
+    if not has_permission(UPDATE, user):
+        return False
+    MOVES.append((user.id, event_id, start, end, all_day))
+    return True
 
 
 @hookimpl
