@@ -252,19 +252,25 @@ def login(vitrylo_app: Flask, db_session: Session) -> Callable[..., FlaskClient]
 def make_kernel(
     tmp_path: Path, vitrylo_addon_paths: Sequence[Path]
 ) -> Iterator[Callable[..., Kernel]]:
-    """``make_kernel(["crm_base"])`` → a kernel on a new database with those addons."""
+    """``make_kernel(["crm_base"])`` → a kernel on a new database with those addons
+    (``licensed=True``: with a test licence for every commercial addon)."""
     made: list[tuple[Kernel, str]] = []
 
     def make(
         addons: Sequence[str] = (),
         addon_paths: Sequence[Path] | None = None,
         url: str | None = None,
+        licensed: bool = False,
         **settings: Any,
     ) -> Kernel:
         db_url = url or fresh_database_url(tmp_path)
         paths = vitrylo_addon_paths if addon_paths is None else addon_paths
+        if licensed:
+            settings["trusted_keys"] = str(_test_licence_key(tmp_path))
         kernel = Kernel(_settings(tmp_path, db_url, paths, **settings))
         kernel.manager.init_core()
+        if licensed:
+            install_test_licence(kernel, tmp_path)
         if addons:
             kernel.manager.install(addons)
         kernel.refresh()
