@@ -57,7 +57,8 @@ def test_addon_commands_refuse_bad_input(run):
     purge = run("addons", "purge", "crm_base")
     assert purge.exit_code == 1 and "uninstall before purging" in purge.output
     refused = run("addons", "uninstall", "crm_base")
-    assert refused.exit_code == 1 and "notifications depend(s) on crm_base" in refused.output
+    assert refused.exit_code == 1 and "depend(s) on crm_base" in refused.output
+    assert "notifications" in refused.output.split("depend(s)")[0]
     assert run("addons", "uninstall", "crm_base", "--with-dependents").exit_code == 0
     purge_alone = run("addons", "purge", "crm_base", "--yes")
     assert purge_alone.exit_code == 1 and "notifications" in purge_alone.output

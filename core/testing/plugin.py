@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -34,6 +35,16 @@ from core.security import hash_password
 from core.testing.databases import drop_database, fresh_database_url
 
 TEST_PASSWORD = "correct-horse-battery"
+CHROMIUM = os.environ.get("VITRYLO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -282,3 +293,24 @@ def make_kernel(
         kernel.db.dispose()
         if url:
             drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium through Playwright, one for the whole run (Playwright's sync API
+    allows one at a time): ``browser.new_context(base_url=…)`` per test. Skips without
+    Chromium, except under CI, which installs it."""
+    if not Path(CHROMIUM).exists():
+        message = (
+            f"Chromium not found at {CHROMIUM}: install it with "
+            "'apt-get install -y chromium' (or set VITRYLO_CHROMIUM)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)  # CI installs it: a missing browser is a broken set-up
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

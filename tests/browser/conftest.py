@@ -1,14 +1,13 @@
 """Browser tests: Debian's Chromium driven by Playwright against a live server.
 
-The server runs in a thread on a fresh database with crm_base and demo data. Without
-Chromium the tests skip and say how to get it. A failing test leaves a screenshot in
+The server runs in a thread on a fresh database with crm_base and demo data; ``browser``
+comes from the Vitrylo test plugin (one Chromium for the whole run). Without Chromium the
+tests skip and say how to get it. A failing test leaves a screenshot in
 ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,17 +22,7 @@ from core.kernel import Kernel
 from core.testing.databases import drop_database, fresh_database_url
 from core.testing.plugin import TEST_PASSWORD, create_user
 
-CHROMIUM = os.environ.get("VITRYLO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,24 +57,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.shutdown()
     kernel.db.dispose()
     drop_database(url)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        message = (
-            f"Chromium not found at {CHROMIUM}: install it with "
-            "'apt-get install -y chromium' (or set VITRYLO_CHROMIUM)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)  # CI installs it: a missing browser is a broken set-up
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,15 +1,12 @@
 """The calendar page in a real browser (Chromium through Playwright; skipped without it):
 the kit's FullCalendar widget loads the planner's feed, the kind filter is built from the
 events and hides a kind, the employee filter asks for another user's events, and a drag
-is saved by the owning addon."""
+is saved by the owning addon. ``browser`` is the test plugin's shared Chromium."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -17,7 +14,6 @@ from werkzeug.serving import make_server
 from addons.planner.tests.conftest import TEST_ADDONS
 from core.testing.plugin import TEST_PASSWORD, app_for, create_user, kernel_with
 
-CHROMIUM = os.environ.get("VITRYLO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
 
@@ -39,20 +35,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         thread.start()
         yield f"http://127.0.0.1:{httpd.server_port}", other
         httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_calendar_filters_and_drag(browser, server):  # type: ignore[no-untyped-def]
