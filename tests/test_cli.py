@@ -63,6 +63,7 @@ def test_addon_commands_refuse_bad_input(run):
     purge_alone = run("addons", "purge", "crm_base", "--yes")
     assert purge_alone.exit_code == 1 and "notifications" in purge_alone.output
     assert run("addons", "purge", "notifications", "--yes").exit_code == 0
+    assert run("addons", "purge", "planner", "--yes").exit_code == 0
     declined = run("addons", "purge", "crm_base", input="n\n")
     assert declined.exit_code == 1 and "crm_base_counterparty" in declined.output
     assert run("addons", "purge", "crm_base", "--yes").exit_code == 0
