@@ -100,6 +100,7 @@ from addons.sales.models import (
     Source,
     StageMove,
 )
+from addons.sales.sources import source_choices
 from addons.sales.views import active_users, bp, menu, record_or_404, scoped
 from core.db import utcnow
 from core.hooktypes import (
@@ -942,7 +943,10 @@ def _prepare(form: FlaskForm, record: Opportunity | None) -> None:
     form.responsible_id.choices = _user_choices(record.responsible_id if record else None)
     form.source_id.choices = [
         SelectChoice("", "—"),
-        *(SelectChoice(sid, name) for sid, name in _source_choices()),
+        *(
+            SelectChoice(sid, name)
+            for sid, name in source_choices(db, keep=record.source_id if record else None)
+        ),
     ]
     if record is not None:
         form.counterparty_id.current = record.counterparty_id

@@ -198,10 +198,31 @@ class Opportunity(Base):
         CheckConstraint("probability BETWEEN 0 AND 100", name="probability_range"),
         # A kanban column: open deals of a stage in card order (keyset on position, id).
         Index("ix_sales_opportunity_board", "stage_id", "status", "position", "id"),
-        Index("ix_sales_opportunity_pipeline_created", "pipeline_id", "created_at"),
         Index("ix_sales_opportunity_responsible_status", "responsible_id", "status"),
-        Index("ix_sales_opportunity_source_created", "source_id", "created_at"),
         Index("ix_sales_opportunity_name_id", "name", "id"),
+        # The list's other sort orders (keyset on the column, then the id).
+        Index("ix_sales_opportunity_amount_id", "amount", "id"),
+        Index("ix_sales_opportunity_expected_close_id", "expected_close", "id"),
+        # The reports (addons/sales/reports.py) read only these indexes, never the table:
+        # the funnel per pipeline and period, the lead sources per source and period;
+        # responsible_id inside serves the record scope and the manager filter.
+        Index(
+            "ix_sales_opportunity_funnel_report",
+            "pipeline_id",
+            "created_at",
+            "responsible_id",
+            "status",
+            "reached_sort",
+            "amount",
+        ),
+        Index(
+            "ix_sales_opportunity_source_report",
+            "source_id",
+            "created_at",
+            "responsible_id",
+            "status",
+            "amount",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

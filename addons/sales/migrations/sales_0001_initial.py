@@ -276,9 +276,12 @@ def upgrade() -> None:
         "ix_sales_opportunity_name_id", "sales_opportunity", ["name", "id"], unique=False
     )
     op.create_index(
-        "ix_sales_opportunity_pipeline_created",
+        "ix_sales_opportunity_amount_id", "sales_opportunity", ["amount", "id"], unique=False
+    )
+    op.create_index(
+        "ix_sales_opportunity_expected_close_id",
         "sales_opportunity",
-        ["pipeline_id", "created_at"],
+        ["expected_close", "id"],
         unique=False,
     )
     op.create_index(
@@ -288,9 +291,15 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_sales_opportunity_source_created",
+        "ix_sales_opportunity_funnel_report",
         "sales_opportunity",
-        ["source_id", "created_at"],
+        ["pipeline_id", "created_at", "responsible_id", "status", "reached_sort", "amount"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_sales_opportunity_source_report",
+        "sales_opportunity",
+        ["source_id", "created_at", "responsible_id", "status", "amount"],
         unique=False,
     )
     op.create_table(

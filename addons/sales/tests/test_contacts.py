@@ -585,7 +585,7 @@ def test_due_notification_is_raised_once(nkernel: Kernel):
     with app.app_context():
         c.contacts_due_job(app)
         c.contacts_due_job(app)
-    assert events() == [("Call: Скоро", user_id)]
+    assert events() == [("Дзвінок: Скоро", user_id)]  # notifications speak Ukrainian
 
     with nkernel.db.transaction() as session:
         session.add(Setting(name=c.REMIND_SETTING, value="90"))
@@ -594,5 +594,5 @@ def test_due_notification_is_raised_once(nkernel: Kernel):
     with app.app_context():
         c.contacts_due_job(app)
     assert sorted(events()) == sorted(
-        [("Call: Скоро", user_id), ("Call: Скоро", user_id), ("Call: Згодом", user_id)]
+        [("Дзвінок: Скоро", user_id), ("Дзвінок: Скоро", user_id), ("Дзвінок: Згодом", user_id)]
     )

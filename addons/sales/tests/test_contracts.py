@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -283,7 +284,7 @@ def test_reminders_of_contracts_ending_soon(sales_app, sdb, seller, counterparty
     make_contract(sdb, cp.id, client.user_id, "ДГ-LATER", ends_on=day + timedelta(days=31))
     make_contract(sdb, cp.id, client.user_id, "ДГ-DONE", ends_on=day, status="completed")
     make_contract(sdb, cp.id, other.user_id, "ДГ-OTHER", ends_on=day)
-    with sales_app.test_request_context():
+    with sales_app.test_request_context(), force_locale("en"):
         user = LoginUser(sdb.get(User, client.user_id))
         found = contracts.reminders(user, day)
         assert [(r.title, r.due, r.kind) for r in found] == [
