@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import Database
 from core.kernel import Kernel
-from core.models import Group, GroupPermission, User, UserGroup
+from core.models import Group, GroupPermission, GroupScope, User, UserGroup
 from core.security import hash_password
 from core.testing.databases import drop_database, fresh_database_url
 
@@ -233,6 +234,40 @@ def create_user(
     return user
 
 
+def signed_in_client(
+    app: Flask,
+    db: Session,
+    login: str,
+    permissions: Sequence[str] = (),
+    superuser: bool = False,
+    scopes: Mapping[str, str] | None = None,
+    language: str | None = None,
+) -> FlaskClient:
+    """A client signed in through the login form as a new user ``login`` holding
+    ``permissions``; ``scopes`` (``{"sales.contact": "team"}``) widen the user's record
+    scopes, ``language="en"`` lets a test read English texts. The client carries
+    ``user_id`` and ``user_login``."""
+    user = create_user(db, login, permissions, superuser)
+    if language is not None:
+        user.language = language
+    if scopes:
+        group_id = db.scalar(select(UserGroup.group_id).where(UserGroup.user_id == user.id))
+        db.add_all(
+            GroupScope(group_id=group_id, subject=subject, scope=scope)
+            for subject, scope in scopes.items()
+        )
+    db.commit()
+    client = app.test_client()
+    response = client.post(
+        "/login",
+        data={"login": login, "password": TEST_PASSWORD, "csrf_token": csrf_token(app, client)},
+    )
+    assert response.status_code == 302, response.data
+    client.user_login = login  # type: ignore[attr-defined]
+    client.user_id = user.id  # type: ignore[attr-defined]
+    return client
+
+
 @pytest.fixture
 def login(vitrylo_app: Flask, db_session: Session) -> Callable[..., FlaskClient]:
     """``login(["crm_base.counterparty.read"])`` → a client signed in as a new user."""
@@ -242,19 +277,7 @@ def login(vitrylo_app: Flask, db_session: Session) -> Callable[..., FlaskClient]
         permissions: Sequence[str] = (), superuser: bool = False, login_name: str | None = None
     ) -> FlaskClient:
         name = login_name or f"user{next(counter)}"
-        create_user(db_session, name, permissions, superuser)
-        c = vitrylo_app.test_client()
-        response = c.post(
-            "/login",
-            data={
-                "login": name,
-                "password": TEST_PASSWORD,
-                "csrf_token": csrf_token(vitrylo_app, c),
-            },
-        )
-        assert response.status_code == 302, response.data
-        c.user_login = name  # type: ignore[attr-defined]
-        return c
+        return signed_in_client(vitrylo_app, db_session, name, permissions, superuser)
 
     return make
 

@@ -17,12 +17,11 @@ from addons.notifications.chat import MAX_MESSAGE_LENGTH, PAGE_SIZE
 from addons.notifications.models import GENERAL_ROOM, Message, ReadMark
 from core.models import User
 from core.testing.plugin import (
-    TEST_PASSWORD,
     app_for,
-    create_user,
     csrf_token,
     kernel_with,
     rolled_back,
+    signed_in_client,
 )
 
 CHAT = "notifications.chat.read"
@@ -45,17 +44,8 @@ def db(nt_app: Flask) -> Iterator[Session]:
 
 
 def sign_in(app: Flask, db: Session, login: str, perms: tuple[str, ...] = (CHAT,)) -> FlaskClient:
-    user = create_user(db, login, perms)
-    user.language = "en"  # the tests read English texts
-    db.commit()
-    client = app.test_client()
-    answer = client.post(
-        "/login",
-        data={"login": login, "password": TEST_PASSWORD, "csrf_token": csrf_token(app, client)},
-    )
-    assert answer.status_code == 302, answer.data
-    client.user_id = user.id  # type: ignore[attr-defined]
-    return client
+    """A client signed in as a new user ``login`` (English: the tests read English texts)."""
+    return signed_in_client(app, db, login, perms, language="en")
 
 
 def htmx(app: Flask, client: FlaskClient) -> dict[str, str]:

@@ -22,18 +22,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.kernel import Kernel
-from core.models import GroupScope, UserGroup
 from core.testing.plugin import (
-    TEST_PASSWORD,
     app_for,
-    create_user,
     csrf_token,
     kernel_with,
     rolled_back,
+    signed_in_client,
 )
 
 TEST_ADDONS = Path(__file__).resolve().parent / "testaddons"
@@ -86,23 +83,7 @@ def sign_in(
 ) -> FlaskClient:
     """A client signed in through the login form as a new user (interface in English)."""
     name = f"planner{next(_names)}"
-    user = create_user(db, name, permissions, superuser)
-    user.language = "en"
-    if scopes:
-        group_id = db.scalar(select(UserGroup.group_id).where(UserGroup.user_id == user.id))
-        db.add_all(
-            GroupScope(group_id=group_id, subject=subject, scope=scope)
-            for subject, scope in scopes.items()
-        )
-    db.commit()
-    client = app.test_client()
-    response = client.post(
-        "/login",
-        data={"login": name, "password": TEST_PASSWORD, "csrf_token": csrf_token(app, client)},
-    )
-    assert response.status_code == 302, response.data
-    client.user_id = user.id  # type: ignore[attr-defined]
-    return client
+    return signed_in_client(app, db, name, permissions, superuser, scopes=scopes, language="en")
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@ session, each test in a transaction rolled back at its end.
 
 - ``sales_kernel`` / ``sales_app``: the kernel and the app (session scope);
 - ``sdb``: the app's session inside the test's transaction;
-- ``slogin(perms, superuser=False, scopes=None)``: a client signed in as a new user
-  (``scopes={"sales.opportunity": "team"}`` widens the user's record scope); the client
-  carries ``user_id`` and ``user_login``;
+- ``slogin(perms, superuser=False, scopes=None, language="en")``: a client signed in as a
+  new user (``scopes={"sales.opportunity": "team"}`` widens the user's record scope;
+  English unless told otherwise, so tests read English texts); the client carries
+  ``user_id`` and ``user_login``;
 - ``counterparty(name, manager_id=None)``: a counterparty made in ``sdb``.
 """
 
@@ -18,19 +19,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.crm_base.models import Counterparty
 from core.kernel import Kernel
-from core.models import GroupScope, UserGroup
 from core.testing.plugin import (
-    TEST_PASSWORD,
     app_for,
-    create_user,
-    csrf_token,
     kernel_with,
     rolled_back,
+    signed_in_client,
 )
 
 _names = itertools.count(1)
@@ -59,29 +56,12 @@ def slogin(sales_app: Flask, sdb: Session) -> Callable[..., FlaskClient]:
         permissions: Sequence[str] = (),
         superuser: bool = False,
         scopes: Mapping[str, str] | None = None,
+        language: str | None = "en",
     ) -> FlaskClient:
         name = f"seller{next(_names)}"
-        user = create_user(sdb, name, permissions, superuser)
-        if scopes:
-            group_id = sdb.scalar(select(UserGroup.group_id).where(UserGroup.user_id == user.id))
-            sdb.add_all(
-                GroupScope(group_id=group_id, subject=subject, scope=scope)
-                for subject, scope in scopes.items()
-            )
-            sdb.commit()
-        client = sales_app.test_client()
-        response = client.post(
-            "/login",
-            data={
-                "login": name,
-                "password": TEST_PASSWORD,
-                "csrf_token": csrf_token(sales_app, client),
-            },
+        return signed_in_client(
+            sales_app, sdb, name, permissions, superuser, scopes=scopes, language=language
         )
-        assert response.status_code == 302, response.data
-        client.user_login = name  # type: ignore[attr-defined]
-        client.user_id = user.id  # type: ignore[attr-defined]
-        return client
 
     return make
 
