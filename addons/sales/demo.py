@@ -223,7 +223,7 @@ def _contacts(
             rows.append(contact(manager, _when(rng, now - timedelta(days=DAYS), DAYS - 1), "done"))
         rows.append(contact(manager, now - timedelta(days=rng.randrange(1, 4), hours=2), "planned"))
         for hour in (10, 12, 15):
-            rows.append(contact(manager, datetime.combine(today, time(hour - 2), UTC), "planned"))
+            rows.append(contact(manager, datetime.combine(today, time(hour), UTC), "planned"))
         for day in range(1, 6):
             rows.append(
                 contact(
