@@ -175,7 +175,8 @@ def _demo_events() -> list[DemoEvent]:
         DemoEvent(
             5,
             _("Public holiday (fixed)"),
-            today + timedelta(days=10),
+            # In this month whatever the day, so the month view always shows it.
+            today + timedelta(days=1 if today.day == 1 else -1),
             None,
             fixed=True,
             css="event-danger",

@@ -47,7 +47,8 @@
         center: "title",
         right: widget.dataset.views || "dayGridMonth,timeGridWeek,timeGridDay"
       },
-      height: "auto",
+      height: widget.dataset.height || "auto",
+      scrollTime: widget.dataset.scrollTime || "08:00:00",
       nowIndicator: true,
       editable: movable,
       eventStartEditable: movable,
