@@ -18,7 +18,7 @@ from core import sessions
 from core.config import Settings
 from core.csp import CSP
 from core.db import reset_write_intent, set_write_intent
-from core.hooktypes import MenuItem
+from core.hooktypes import MenuItem, ShellIndicator
 from core.kernel import Kernel
 from core.models import User
 from core.security import LoginUser, has_permission
@@ -136,6 +136,7 @@ def create_app(
         read_only = sorted(kernel.available[n].manifest.label for n in snap.read_only)
         return {
             "menu": menu_tree(kernel) if current_user.is_authenticated else [],
+            "shell_indicators": lambda: shell_indicators(kernel),
             "read_only_addons": read_only,
             "license_state": snap.license,
             "languages": LANGUAGE_CHOICES,
@@ -173,6 +174,14 @@ def _select_locale() -> str:
     if session.get("lang") in LANGUAGES:
         return session["lang"]  # type: ignore[no-any-return]
     return request.accept_languages.best_match(LANGUAGES) or "uk"
+
+
+def shell_indicators(kernel: Kernel) -> list[ShellIndicator]:
+    """The top bar's icons with a count for the signed-in user (none when signed out).
+    Called by the layout only, so fragments rendered for htmx don't ask the addons."""
+    if not current_user or not current_user.is_authenticated:
+        return []
+    return kernel.hooks.shell_indicators(current_user)
 
 
 def menu_tree(kernel: Kernel) -> list[dict[str, Any]]:

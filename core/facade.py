@@ -321,3 +321,17 @@ class Hooks:
     def dashboard_widgets(self, user: Any) -> list[t.DashboardWidget]:
         widgets = self._items("dashboard_widgets", t.DashboardWidget, "id", user=user)
         return sorted(widgets, key=lambda w: (w.order, w.title))
+
+    def shell_indicators(self, user: Any) -> list[t.ShellIndicator]:
+        indicators = self._items("shell_indicators", t.ShellIndicator, "id", user=user)
+        for ind in indicators:
+            seconds = ind.every_seconds
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+                raise HookError(
+                    ind.addon, "shell_indicators", f"'{ind.id}': every_seconds must be an int ≥ 0"
+                )
+            if seconds and not ind.count_url:
+                raise HookError(
+                    ind.addon, "shell_indicators", f"'{ind.id}': every_seconds needs a count_url"
+                )
+        return sorted(indicators, key=lambda i: (i.order, str(i.label)))

@@ -159,6 +159,17 @@ def dashboard_widgets(user: Any) -> list[t.DashboardWidget]:
 
 
 @hookspec
+def shell_indicators(user: Any) -> list[t.ShellIndicator]:
+    """Icons with a count in the shell's top bar for the signed-in ``user`` (only those the
+    user may see). Called on every page: the count itself is loaded by htmx from
+    ``count_url`` after the page, never computed here.
+
+    Example: ``return [ShellIndicator("chat.unread", _l("Chat"), "chat-dots",
+    url_for("chat.index"), count_url=url_for("chat.badge"), every_seconds=30)]``
+    """
+
+
+@hookspec
 def notification_event_types() -> list[t.NotificationEventType]:
     """Kinds of events users can subscribe to, named ``<addon>.<event>``.
 

@@ -143,6 +143,31 @@ class DashboardWidget:
 
 
 @dataclass(frozen=True)
+class ShellIndicator:
+    """An icon with a count in the shell's top bar (the notifications bell, the reminders
+    badge). ``url`` is where the icon leads. ``count_url`` answers an HTML fragment that
+    htmx puts inside the link after the page has loaded (the icon, a visually hidden label
+    and the count badge), again every ``every_seconds`` when > 0: the count is never
+    computed for the page itself. ``menu_url`` makes the icon a dropdown whose content
+    htmx loads each time it opens. ``content`` is that fragment when this request already
+    knows it (then ``count_url`` is not loaded at once). ``dom_id`` is the link's HTML id
+    (with a menu: ``<dom_id>-toggle`` and ``<dom_id>-menu``); the id, dots made dashes,
+    when empty."""
+
+    id: str
+    label: str
+    icon: str
+    url: str
+    count_url: str = ""
+    menu_url: str = ""
+    every_seconds: int = 0
+    order: int = 100
+    dom_id: str = ""
+    content: str = ""
+    addon: str = ""
+
+
+@dataclass(frozen=True)
 class NotificationEventType:
     """A kind of event users can be notified of (``crm_base.birthday``)."""
 

@@ -31,6 +31,7 @@ from core.hooktypes import (
     ScheduledJob,
     SearchResult,
     SettingDef,
+    ShellIndicator,
     TimelineEntry,
 )
 from core.kernel import Kernel
@@ -449,3 +450,60 @@ def test_hook_dashboard_widgets(kernel, user):
     assert widget.render() == "<p>Hook test widget</p>"
     uninstall(kernel)
     assert ours(kernel.hooks.dashboard_widgets(user)) == []
+
+
+def test_hook_shell_indicators(kernel, user):
+    assert ours(kernel.hooks.shell_indicators(user)) == [  # sorted by order, then label
+        ShellIndicator(
+            "hooktest.alerts",
+            "Alerts",
+            "exclamation-triangle",
+            "/hooktest/thing?part=alerts",
+            count_url="/hooktest/thing?part=alerts-count",
+            menu_url="/hooktest/thing?part=alerts-menu",
+            every_seconds=30,
+            order=900,
+            dom_id="ht-alerts",
+            addon=ADDON,
+        ),
+        ShellIndicator(
+            "hooktest.things",
+            "Things",
+            "box",
+            "/hooktest/thing",
+            count_url="/hooktest/thing?part=count",
+            order=900,
+            addon=ADDON,
+        ),
+    ]
+
+    app = web_app(kernel)
+    reader = sign_in(app, kernel, "reader2", ["hooktest.thing.read"])
+    html = reader.get("/").get_data(as_text=True)
+    # A plain icon: its count loaded once after the page, never computed for it.
+    assert (
+        '<a class="nav-link" href="/hooktest/thing" id="hooktest-things" title="Things"'
+        ' hx-get="/hooktest/thing?part=count" hx-trigger="load" hx-swap="innerHTML">'
+        '<i class="bi bi-box" aria-hidden="true"></i>'
+        '<span class="visually-hidden">Things</span></a>'
+    ) in html
+    # A dropdown: its count polled, its menu loaded when it opens; ids from dom_id.
+    assert (
+        'id="ht-alerts-toggle" role="button" data-bs-toggle="dropdown" aria-expanded="false"'
+        ' title="Alerts" hx-get="/hooktest/thing?part=alerts-count"'
+        ' hx-trigger="load, every 30s" hx-swap="innerHTML">'
+    ) in html
+    assert (
+        '<div class="dropdown-menu dropdown-menu-end" id="ht-alerts-menu"'
+        ' hx-get="/hooktest/thing?part=alerts-menu"'
+        ' hx-trigger="show.bs.dropdown from:closest li" hx-swap="innerHTML"></div>'
+    ) in html
+    nobody = sign_in(app, kernel, "nobody", ["crm_base.counterparty.read"])
+    assert "hooktest-things" not in nobody.get("/").get_data(as_text=True)
+    login = app.test_client().get("/login").get_data(as_text=True)
+    assert "hooktest-things" not in login  # signed out: not asked
+
+    uninstall(kernel)
+    assert ours(kernel.hooks.shell_indicators(user)) == []
+    html = reader.get("/").get_data(as_text=True)
+    assert "hooktest-things" not in html and "ht-alerts" not in html

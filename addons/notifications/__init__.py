@@ -98,8 +98,8 @@ def dashboard_widgets(user):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def jinja_setup():  # type: ignore[no-untyped-def]
-    """``notifications_badge()`` for the shell's bell (core/templates/core/layout.html)."""
-    from addons.notifications.widgets import jinja_extras
+def shell_indicators(user):  # type: ignore[no-untyped-def]
+    """The bell in the shell's top bar (addons/notifications/widgets.py)."""
+    from addons.notifications.widgets import bell_indicator
 
-    return jinja_extras()
+    return bell_indicator(user)

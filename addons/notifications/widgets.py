@@ -1,6 +1,5 @@
 """notifications: what the addon puts into the shell — the dashboard widget of unread
-notifications and messages, and the ``notifications_badge`` template global the layout
-uses to place the bell (only while the addon is enabled and someone is signed in).
+notifications and messages, and the bell in the top bar (hook ``shell_indicators``).
 
 The hook implementations live in ``__init__.py`` and call these functions.
 """
@@ -11,13 +10,11 @@ from typing import Any
 
 from flask import render_template, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from markupsafe import Markup
 
-from core.hooktypes import DashboardWidget, JinjaExtras
-from core.web import kernel
+from core.hooktypes import DashboardWidget, ShellIndicator
 
-ADDON = "notifications"
+BELL_REFRESH = 10  # seconds between two polls of the bell's count
 
 
 def unread_widget(user: Any) -> list[DashboardWidget]:
@@ -40,18 +37,22 @@ def unread_widget(user: Any) -> list[DashboardWidget]:
     return [DashboardWidget("notifications.unread", str(_l("Notifications")), render, order=20)]
 
 
-def badge_links() -> dict[str, str] | None:
-    """The URLs the shell's bell needs, or ``None`` when it must not be shown (signed out,
-    or the addon not enabled: its routes would answer 404)."""
-    if not current_user or not current_user.is_authenticated or not kernel().is_enabled(ADDON):
-        return None
-    return {
-        "badge": url_for("notifications.badge"),
-        "menu": url_for("notifications.badge_menu"),
-        "inbox": url_for("notifications.inbox"),
-    }
-
-
-def jinja_extras() -> JinjaExtras:
-    """``notifications_badge()`` for core/templates/core/layout.html."""
-    return JinjaExtras(globals={"notifications_badge": badge_links})
+def bell_indicator(user: Any) -> list[ShellIndicator]:
+    """The bell: its count (notifications, chat and private messages) polled every
+    ``BELL_REFRESH`` seconds, its dropdown the latest unread notifications; it leads to the
+    inbox. Every signed-in user has one (the inbox needs no right)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    return [
+        ShellIndicator(
+            "notifications.bell",
+            str(_l("Notifications")),
+            "bell",
+            url_for("notifications.inbox"),
+            count_url=url_for("notifications.badge"),
+            menu_url=url_for("notifications.badge_menu"),
+            every_seconds=BELL_REFRESH,
+            order=10,
+            dom_id="nt-bell",
+        )
+    ]

@@ -13,7 +13,7 @@ from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.hooktypes import DashboardWidget, JinjaExtras, MenuItem, PermissionDef
+from core.hooktypes import DashboardWidget, MenuItem, PermissionDef, ShellIndicator
 
 # Modules that add routes to the blueprint (views.py holds it).
 AREAS = ("reminders", "calendar_view", "ical")
@@ -80,8 +80,8 @@ def dashboard_widgets(user: Any) -> list[DashboardWidget]:
 
 
 @hookimpl
-def jinja_setup() -> JinjaExtras:
-    """``planner_badge()`` for the shell's reminders badge (core/templates/core/layout.html)."""
-    from addons.planner.reminders import shell_badge
+def shell_indicators(user: Any) -> list[ShellIndicator]:
+    """The reminders badge in the shell's top bar (addons/planner/reminders.py)."""
+    from addons.planner.reminders import reminders_indicator
 
-    return JinjaExtras(globals={"planner_badge": shell_badge})
+    return reminders_indicator(user)

@@ -26,7 +26,7 @@ from wtforms import DateField, HiddenField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from addons.planner.views import REMINDERS_READ, bp, local_today, parse_day
-from core.hooktypes import DashboardWidget, Reminder
+from core.hooktypes import DashboardWidget, Reminder, ShellIndicator
 from core.security import has_permission, require
 from core.web import kernel
 
@@ -163,34 +163,6 @@ def reminders_widget(user: Any) -> list[DashboardWidget]:
     return [DashboardWidget("planner.reminders", _("Reminders"), render, order=10)]
 
 
-class Badge:
-    """The shell's reminders badge (core/templates/core/layout.html). Its count is known
-    at once when this request already asked for today's reminders (the reminders page);
-    otherwise the layout has htmx load it from ``load_url`` after the page, so no page
-    waits for the addons' hooks, however slow one of them is."""
-
-    def __init__(self, user: Any) -> None:
-        self.user = user
-        self.label = _("Reminders")
-
-    @property
-    def url(self) -> str:
-        return url_for("planner.reminders")
-
-    @property
-    def load_url(self) -> str | None:
-        return None if self._known else url_for("planner.badge")
-
-    @property
-    def _known(self) -> bool:
-        return (self.user.id, local_today()) in g.get("planner_reminders", {})
-
-    @property
-    def content(self) -> Markup:
-        """The icon, and the count when it is known."""
-        return badge_content(todays_count(self.user) if self._known else None)
-
-
 def todays_count(user: Any) -> int | None:
     """How many reminders ``user`` has today; ``None`` when an addon's hook fails (logged):
     one broken addon must not take the shell down with it."""
@@ -205,14 +177,26 @@ def badge_content(count: int | None) -> Markup:
     return Markup(render_template("planner/_badge.html", count=count))  # noqa: S704
 
 
-def shell_badge() -> Badge | None:
-    """The badge for the signed-in user, or ``None`` (signed out, planner not enabled, or
-    no right to see reminders)."""
-    if not current_user or not current_user.is_authenticated:
-        return None
-    if not kernel().is_enabled(ADDON) or not has_permission(REMINDERS_READ):
-        return None
-    return Badge(current_user)
+def reminders_indicator(user: Any) -> list[ShellIndicator]:
+    """The shell's reminders badge (hook ``shell_indicators``), for users who may see their
+    reminders. Its count is loaded by htmx after the page, so no page waits for the addons'
+    hooks, however slow one of them is; only when this request already asked for today's
+    reminders (the reminders page) is it shown at once, with nothing to load."""
+    if not has_permission(REMINDERS_READ, user):
+        return []
+    known = (user.id, local_today()) in g.get("planner_reminders", {})
+    return [
+        ShellIndicator(
+            "planner.reminders",
+            _("Reminders"),
+            "alarm",
+            url_for("planner.reminders"),
+            count_url=url_for("planner.badge"),
+            order=20,
+            dom_id="planner-badge",
+            content=badge_content(todays_count(user)) if known else "",
+        )
+    ]
 
 
 @bp.route("/badge")

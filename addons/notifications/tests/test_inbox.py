@@ -1,6 +1,6 @@
 """The inbox of notifications (NT-4, pop-up side): one's own notifications only, unread or
 all, marked read one by one or all at once; the shell's badge counts notifications, chat
-and private messages; the dashboard widget and the layout's template global."""
+and private messages; the dashboard widget and the bell in the shell's top bar."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_login import login_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addons.notifications.models import GENERAL_ROOM, Event, Message, Notification, direct_room
-from addons.notifications.widgets import badge_links, jinja_extras, unread_widget
+from addons.notifications.widgets import bell_indicator, unread_widget
 from core.models import User
 from core.security import LoginUser
 from core.testing.plugin import (
@@ -223,7 +222,7 @@ def test_counts_stop_at_99_plus(nt_app, db):
     assert 'nt-badge-count">99+<' in html and html.count("data-notify-id=") == 5
 
 
-def test_dashboard_widget_and_layout_global(nt_app, db):
+def test_dashboard_widget_and_shell_bell(nt_app, db):
     anna = sign_in(nt_app, db, "anna", (CHAT,))
     notify(db, anna.user_id, "Віджет: подія")
     user = LoginUser(db.get(User, anna.user_id))
@@ -234,13 +233,15 @@ def test_dashboard_widget_and_layout_global(nt_app, db):
         html = str(widget.render())
         assert "Віджет: подія" in html and "/notifications/chat" in html
         assert "/notifications/conversations" not in html
-        assert badge_links() is None  # nobody signed in
-        assert jinja_extras().globals["notifications_badge"] is badge_links
-    with nt_app.test_request_context("/"):
-        login_user(user)
-        links = badge_links()
-        assert links == {
-            "badge": "/notifications/badge",
-            "menu": "/notifications/badge/menu",
-            "inbox": "/notifications/inbox",
-        }
+        assert bell_indicator(None) == []  # nobody signed in
+        [bell] = bell_indicator(user)
+        assert (bell.id, bell.url, bell.count_url, bell.menu_url, bell.every_seconds) == (
+            "notifications.bell",
+            "/notifications/inbox",
+            "/notifications/badge",
+            "/notifications/badge/menu",
+            10,
+        )
+    html = anna.get("/notifications/inbox").get_data(as_text=True)
+    assert 'id="nt-bell-toggle"' in html and 'hx-trigger="load, every 10s"' in html
+    assert 'id="nt-bell-menu" hx-get="/notifications/badge/menu"' in html

@@ -28,6 +28,7 @@ from core.hooktypes import (
     ScheduledJob,
     SearchResult,
     SettingDef,
+    ShellIndicator,
     TimelineEntry,
 )
 
@@ -215,6 +216,37 @@ def render_widget() -> str:
 @hookimpl
 def dashboard_widgets(user: Any) -> list[DashboardWidget]:
     return [DashboardWidget("hooktest.hello", "Hook test", render=render_widget, order=50)]
+
+
+@hookimpl
+def shell_indicators(user: Any) -> list[ShellIndicator]:
+    """Two icons for readers of things: a plain one (count loaded once) and a dropdown
+    whose count is polled; nothing for the others."""
+    from core.security import has_permission
+
+    if not has_permission("hooktest.thing.read", user):
+        return []
+    return [
+        ShellIndicator(
+            "hooktest.things",
+            "Things",
+            "box",
+            "/hooktest/thing",
+            count_url="/hooktest/thing?part=count",
+            order=900,
+        ),
+        ShellIndicator(
+            "hooktest.alerts",
+            "Alerts",
+            "exclamation-triangle",
+            "/hooktest/thing?part=alerts",
+            count_url="/hooktest/thing?part=alerts-count",
+            menu_url="/hooktest/thing?part=alerts-menu",
+            every_seconds=30,
+            order=900,
+            dom_id="ht-alerts",
+        ),
+    ]
 
 
 @hookimpl
