@@ -17,10 +17,8 @@ Persons go in with COPY on PostgreSQL and chunked ``executemany`` on SQLite; the
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,10 +26,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-CHUNK = 50_000
+from bench.common import (
+    analyze,
+    arguments,
+    backend_of,
+    indexes_dropped,
+    load,
+    parse,
+    temporary_kernel,
+)
+
 MANAGERS = 200
 EMPLOYEES = 2_000
 DAY = date(2025, 6, 12)
@@ -75,58 +81,23 @@ def people(count: int, managers: list[int], seed: int = 6) -> Iterator[tuple[Any
         last, first = rnd.choice(SURNAMES), rnd.choice(NAMES)
         born = start + timedelta(days=rnd.randrange(365 * 55)) if i % 10 else None
         key = born.month * 100 + born.day if born else None
-        person = (last, first, f"{last} {first} {i}", born, key, rnd.choice(managers), now, 1)
-        yield (*person, "", "", "", "", "")
+        yield last, first, f"{last} {first} {i}", born, key, rnd.choice(managers), now
 
 
-COLUMNS = (
-    "last_name",
-    "first_name",
-    "full_name",
-    "birthday",
-    "birth_key",
-    "manager_id",
-    "created_at",
-    "version",
-    # COPY applies no Python defaults: the NOT NULL text columns are given explicitly.
-    "middle_name",
-    "position",
-    "address",
-    "id_document",
-    "notes",
-)
+COLUMNS = ("last_name", "first_name", "full_name", "birthday", "birth_key", "manager_id",
+           "created_at")  # fmt: skip
 
 
 def fill(kernel: Any, count: int, managers: list[int]) -> float:
-    from sqlalchemy import insert, inspect, text
+    from sqlalchemy import insert
 
     from addons.crm_base.models import Employee, Person
 
     started = time.perf_counter()
     engine = kernel.db.engine
-    postgres = engine.dialect.name == "postgresql"
     table = Person.__table__
-    existing = {i["name"] for i in inspect(engine).get_indexes(table.name)}
-    indexes = [i for i in table.indexes if i.name in existing]
-    with engine.begin() as conn:
-        for index in indexes:
-            index.drop(conn)
-    with engine.begin() as conn:
-        rows = people(count, managers)
-        if postgres:
-            sql = f"COPY crm_base_person ({', '.join(COLUMNS)}) FROM STDIN"
-            with conn.connection.dbapi_connection.cursor() as cur, cur.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            chunk: list[dict[str, Any]] = []
-            for row in rows:
-                chunk.append(dict(zip(COLUMNS, row, strict=True)))
-                if len(chunk) == CHUNK:
-                    conn.execute(insert(table), chunk)
-                    chunk = []
-            if chunk:
-                conn.execute(insert(table), chunk)
+    with indexes_dropped(engine, table), engine.begin() as conn:
+        load(conn, table, COLUMNS, people(count, managers))
         rnd = random.Random(7)
         employees = []
         for i in range(EMPLOYEES):
@@ -143,17 +114,7 @@ def fill(kernel: Any, count: int, managers: list[int]) -> float:
                 }
             )
         conn.execute(insert(Employee.__table__), employees)
-    with engine.begin() as conn:
-        if postgres:
-            conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        for index in indexes:
-            index.create(conn)
-    if postgres:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE crm_base_person"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    analyze(engine, "crm_base_person")
     return time.perf_counter() - started
 
 
@@ -186,68 +147,54 @@ def setup_users(kernel: Any) -> list[int]:
         return list(session.scalars(managers))
 
 
-def run(args: argparse.Namespace) -> list[Result]:
+def run(args: Any) -> list[Result]:
     from sqlalchemy import func, select
 
     from addons.crm_base.models import Person
     from addons.notifications.models import Event, Notification, OutboxMessage
     from addons.notifications.scans import birth_keys, scan_birthdays
-    from core.config import Settings
     from core.db import write_intent
-    from core.kernel import Kernel
-    from core.testing.databases import temporary_database
 
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="vitrylo-bench-birthdays-") as tmp_text:
-        tmp = Path(tmp_text)
-        with temporary_database(tmp, args.database_url or "sqlite://") as url:
-            settings = Settings.from_env(
-                env={}, instance_path=str(tmp / "instance"), database_url=url, secret_key="b"
+    with temporary_kernel("birthdays", args.database_url, ["notifications"]) as kernel:
+        managers = setup_users(kernel)
+        seconds = fill(kernel, args.persons, managers)
+        backend = kernel.db.engine.dialect.name
+        print(f"# {backend}: {args.persons:,} persons loaded in {seconds:.1f} s", flush=True)
+
+        with kernel.db.session_factory() as session:
+            started = time.perf_counter()
+            today = session.scalar(
+                select(func.count())
+                .select_from(Person)
+                .where(Person.birth_key.in_(birth_keys(DAY)), Person.manager_id.isnot(None))
             )
-            kernel = Kernel(settings)
-            kernel.manager.init_core()
-            kernel.manager.install(["notifications"])
-            kernel.refresh()
-            managers = setup_users(kernel)
-            seconds = fill(kernel, args.persons, managers)
-            backend = kernel.db.engine.dialect.name
-            print(f"# {backend}: {args.persons:,} persons loaded in {seconds:.1f} s", flush=True)
+            query = time.perf_counter() - started
+        results.append(Result("the query alone (count)", query, f"{today:,} birthdays"))
 
+        for label in ("scan, first run of the day", "scan again, same day"):
+            started = time.perf_counter()
+            with write_intent(), kernel.db.session_factory() as session, session.begin():
+                created = scan_birthdays(session, DAY, hooks=kernel.hooks)
+            seconds = time.perf_counter() - started
             with kernel.db.session_factory() as session:
-                started = time.perf_counter()
-                today = session.scalar(
-                    select(func.count())
-                    .select_from(Person)
-                    .where(Person.birth_key.in_(birth_keys(DAY)), Person.manager_id.isnot(None))
-                )
-                query = time.perf_counter() - started
-            results.append(Result("the query alone (count)", query, f"{today:,} birthdays"))
-
-            for label in ("scan, first run of the day", "scan again, same day"):
-                started = time.perf_counter()
-                with write_intent(), kernel.db.session_factory() as session, session.begin():
-                    created = scan_birthdays(session, DAY, hooks=kernel.hooks)
-                seconds = time.perf_counter() - started
-                with kernel.db.session_factory() as session:
-                    counts = [
-                        session.scalar(select(func.count()).select_from(model))
-                        for model in (Event, Notification, OutboxMessage)
-                    ]
-                detail = (
-                    f"{created:,} new events; totals: {counts[0]:,} events, "
-                    f"{counts[1]:,} pop-ups, {counts[2]:,} e-mails"
-                )
-                results.append(Result(label, seconds, detail))
-            kernel.db.dispose()
+                counts = [
+                    session.scalar(select(func.count()).select_from(model))
+                    for model in (Event, Notification, OutboxMessage)
+                ]
+            detail = (
+                f"{created:,} new events; totals: {counts[0]:,} events, "
+                f"{counts[1]:,} pop-ups, {counts[2]:,} e-mails"
+            )
+            results.append(Result(label, seconds, detail))
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, runs=False)
     parser.add_argument("--persons", type=int, default=1_000_000)
-    parser.add_argument("--database-url", default="", help="a PostgreSQL server (default SQLite)")
-    args = parser.parse_args()
-    backend = (args.database_url or "sqlite").split(":")[0].split("+")[0]
+    args = parse(parser)
+    backend = backend_of(args.database_url)
     results = run(args)
     print()
     print(f"Birthday scan, {backend}, {args.persons:,} contact persons, day {DAY.isoformat()}")

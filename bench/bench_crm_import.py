@@ -21,26 +21,30 @@ With a PostgreSQL URL a new database is created on that server and dropped at th
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import io
 import json
-import os
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PASSWORD = "correct-horse-battery-42"
+from bench.common import (
+    add_user,
+    arguments,
+    backend_of,
+    bench_app,
+    csrf,
+    parse,
+    print_table,
+    sign_in,
+    temporary_kernel,
+)
+
 FORMS = ("ТОВ", "ПП", "ПрАТ", "ТзОВ", "АТ")
 WORDS = [
     "Ромашка",
@@ -210,83 +214,6 @@ def person_csv(count: int, counterparties: int, seed: int = 6) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-# -- the app -------------------------------------------------------------------------------
-
-
-@contextmanager
-def bench_app(database_url: str | None, tmp: Path) -> Iterator[tuple[Any, Any, Any]]:
-    """(kernel, app, signed-in client) on a fresh database with crm_base installed."""
-    from core.app import create_app
-    from core.config import Settings
-    from core.kernel import Kernel
-    from core.models import User
-    from core.security import hash_password, use_cheap_hashing
-    from core.testing.databases import temporary_database
-
-    use_cheap_hashing()
-    server = database_url or f"sqlite:///{tmp / 'unused.sqlite3'}"
-    with temporary_database(tmp, server) as url:
-        settings = Settings.from_env(
-            env={},
-            instance_path=str(tmp / "instance"),
-            database_url=url,
-            secret_key="bench-secret-key",
-        )
-        kernel = Kernel(settings)
-        kernel.manager.init_core()
-        kernel.manager.install(["crm_base"])
-        kernel.refresh()
-        with kernel.db.transaction() as db:
-            db.add(
-                User(
-                    login="bench",
-                    name="Bench",
-                    is_superuser=True,
-                    password_hash=hash_password(PASSWORD, "bench"),
-                )
-            )
-        app = create_app(settings, kernel=kernel)
-        app.config["VITRYLO_JOBS_INLINE"] = True
-        try:
-            yield kernel, app, sign_in(app, "bench")
-        finally:
-            kernel.db.dispose()
-
-
-def csrf(app: Any, client: Any) -> str:
-    from itsdangerous import URLSafeTimedSerializer
-
-    with client.session_transaction() as sess:
-        if "csrf_token" not in sess:
-            sess["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324
-        raw = sess["csrf_token"]
-    return str(URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw))
-
-
-def sign_in(app: Any, login: str) -> Any:
-    """A test client signed in through the real login form."""
-    client = app.test_client()
-    response = client.post(
-        "/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf(app, client)}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return client
-
-
-def backend_of(database_url: str | None) -> str:
-    return (database_url or "sqlite").split(":")[0].split("+")[0]
-
-
-def print_table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    table = [head, *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for n, row in enumerate(table):
-        cells = zip(row, widths, strict=True)
-        print(" | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(cells)))
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
 # -- the import ----------------------------------------------------------------------------
 
 
@@ -329,7 +256,7 @@ def import_file(
         return seconds, json.loads(job.result)
 
 
-def run(args: argparse.Namespace) -> list[Result]:
+def run(args: Any) -> list[Result]:
     from sqlalchemy import func, select
 
     from addons.crm_base.models import Counterparty, Person
@@ -343,10 +270,11 @@ def run(args: argparse.Namespace) -> list[Result]:
         f"{len(people) / 1e6:.1f} MB of persons",
         flush=True,
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="vitrylo-bench-import-") as tmp_text,
-        bench_app(args.database_url, Path(tmp_text)) as (kernel, app, client),
-    ):
+    with temporary_kernel("import", args.database_url, ["crm_base"]) as kernel:
+        add_user(kernel, "bench", superuser=True)
+        app = bench_app(kernel)
+        app.config["VITRYLO_JOBS_INLINE"] = True
+        client = sign_in(app, "bench")
         for scenario, content, subject, rows in (
             ("counterparties", companies, "counterparty", args.counterparties),
             ("contact persons", people, "person", args.persons),
@@ -371,15 +299,10 @@ def run(args: argparse.Namespace) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, runs=False)
     parser.add_argument("--counterparties", type=int, default=100_000)
     parser.add_argument("--persons", type=int, default=150_000)
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="PostgreSQL server URL (default: a SQLite file in a temp folder)",
-    )
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     results = run(args)
     print()
     print_table(

@@ -21,36 +21,35 @@ created on that server and dropped at the end.
 
 from __future__ import annotations
 
-import argparse
 import random
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_crm_import import (  # noqa: E402 - after the path is set
-    FIRST,
-    FORMS,
-    MIDDLE,
-    SURNAMES,
-    WORDS,
+from bench.bench_crm_import import FIRST, FORMS, MIDDLE, SURNAMES, WORDS, edrpou
+from bench.common import (
+    add_user,
+    analyze,
+    arguments,
     backend_of,
     bench_app,
-    edrpou,
+    getter,
+    indexes_dropped,
+    load,
+    parse,
     print_table,
+    sign_in,
+    temporary_kernel,
+    timed,
 )
 
-CHUNK = 50_000
 PERSON_COLUMNS = (
     "last_name",
     "first_name",
@@ -74,59 +73,6 @@ class Result:
 
 
 # -- the data ------------------------------------------------------------------------------
-
-
-@contextmanager
-def indexes_dropped(engine: Any, tables: list[Any]) -> Iterator[None]:
-    """Drop the tables' secondary indexes for the load and build them after it."""
-    from sqlalchemy import inspect, text
-
-    inspector = inspect(engine)
-    indexes = []
-    for table in tables:
-        existing = {i["name"] for i in inspector.get_indexes(table.name)}
-        indexes += [i for i in table.indexes if i.name in existing]
-    with engine.begin() as conn:
-        for index in indexes:
-            index.drop(conn)
-    yield
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        for index in indexes:
-            index.create(conn)
-
-
-def load(conn: Any, table: Any, columns: tuple[str, ...], rows: Iterator[tuple]) -> None:
-    """COPY on PostgreSQL, chunked executemany elsewhere."""
-    from sqlalchemy import insert
-
-    # COPY bypasses the models' Python-side defaults: send them for the columns not given.
-    extra = [
-        (c.name, c.default.arg)
-        for c in table.columns
-        if c.name not in columns
-        and not c.nullable
-        and c.default is not None
-        and c.default.is_scalar
-        and not c.primary_key
-    ]
-    columns = (*columns, *(name for name, _ in extra))
-    rows = (tuple(row) + tuple(value for _, value in extra) for row in rows)
-    if conn.dialect.name == "postgresql":
-        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with conn.connection.dbapi_connection.cursor() as cur, cur.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(dict(zip(columns, row, strict=True)))
-        if len(chunk) == CHUNK:
-            conn.execute(insert(table), chunk)
-            chunk = []
-    if chunk:
-        conn.execute(insert(table), chunk)
 
 
 def group_rows() -> Iterator[tuple[int, int | None, str, str]]:
@@ -180,7 +126,7 @@ def fill(kernel: Any, rows: int, persons: int, manager_id: int) -> float:
             yield last, first, middle, full, born, born.month * 100 + born.day, created
 
     tables = [Counterparty.__table__, CounterpartyGroup.__table__, Person.__table__]
-    with indexes_dropped(engine, tables), engine.begin() as conn:
+    with indexes_dropped(engine, *tables), engine.begin() as conn:
         load(
             conn,
             Group.__table__,
@@ -205,69 +151,24 @@ def fill(kernel: Any, rows: int, persons: int, manager_id: int) -> float:
             PERSON_COLUMNS,
             people(),
         )
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    if engine.dialect.name == "postgresql":  # the ids were given: move the sequences on
+        with engine.begin() as conn:
             for table in ("crm_base_group", "crm_base_counterparty", "crm_base_person"):
                 conn.execute(text(RESTART.format(table)))
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    analyze(engine)
     return time.perf_counter() - started
 
 
-# -- timing --------------------------------------------------------------------------------
-
-
-@contextmanager
-def counting(engine: Any) -> Iterator[list[str]]:
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-
-
-def timed(
-    client: Any, engine: Any, url: str, runs: int, headers: dict[str, str]
-) -> tuple[float, int]:
-    """Median seconds of ``runs`` requests (after a warm-up) and the statements of one."""
-    response = client.get(url, headers=headers)
-    assert response.status_code == 200, (url, response.status_code)
-    times = []
-    statements = 0
-    for _ in range(runs):
-        with counting(engine) as seen:
-            started = time.perf_counter()
-            response = client.get(url, headers=headers)
-            response.get_data()
-            times.append(time.perf_counter() - started)
-        statements = len(seen)
-        assert response.status_code == 200, (url, response.status_code)
-    return statistics.median(times), statements
-
-
-def run(args: argparse.Namespace) -> list[Result]:
+def run(args: Any) -> list[Result]:
     from sqlalchemy import select
 
     from addons.crm_base.models import Counterparty, MailingList
-    from core.models import User
 
     backend = backend_of(args.database_url)
     results: list[Result] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="vitrylo-bench-queries-") as tmp_text,
-        bench_app(args.database_url, Path(tmp_text)) as (kernel, _app, client),
-    ):
-        with kernel.db.session_factory() as db:
-            bench_id = db.scalar(select(User.id).where(User.login == "bench"))
+    with temporary_kernel("queries", args.database_url, ["crm_base"]) as kernel:
+        bench_id = add_user(kernel, "bench", superuser=True)
+        client = sign_in(bench_app(kernel), "bench")
         seconds = fill(kernel, args.rows, args.persons, bench_id)
         print(
             f"# {backend}: {args.rows:,} counterparties, {args.persons:,} persons"
@@ -289,9 +190,9 @@ def run(args: argparse.Namespace) -> list[Result]:
         def measure(
             scenario: str, url: str, rows: int, headers: dict[str, str] | None = None
         ) -> None:
-            median, statements = timed(client, engine, url, args.runs, headers or {})
-            results.append(Result(scenario, backend, rows, median, statements))
-            print(f"  {scenario:<52} {median * 1000:9.1f} ms  {statements:3d} queries", flush=True)
+            ms, statements, _response = timed(engine, args.runs, getter(client, url, headers))
+            results.append(Result(scenario, backend, rows, ms / 1000, len(statements)))
+            print(f"  {scenario:<52} {ms:9.1f} ms  {len(statements):3d} queries", flush=True)
 
         def q(path: str, **params: Any) -> str:
             return f"{path}?{urlencode(params)}"
@@ -332,16 +233,10 @@ def run(args: argparse.Namespace) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="counterparties")
     parser.add_argument("--persons", type=int, default=1_000_000, help="contact persons")
-    parser.add_argument("--runs", type=int, default=5, help="timed requests per scenario")
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="PostgreSQL server URL (default: a SQLite file in a temp folder)",
-    )
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     results = run(args)
     print()
     print_table(

@@ -10,7 +10,6 @@ The load comes from threads in this process with keep-alive connections on loopb
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import os
 import re
@@ -19,51 +18,39 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert  # noqa: E402
-
-from addons.crm_base.models import Counterparty  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.kernel import Kernel  # noqa: E402
-from core.testing.databases import drop_database, fresh_database_url  # noqa: E402
-from core.testing.plugin import TEST_PASSWORD, create_user  # noqa: E402
+from bench.common import (
+    PASSWORD,
+    ROOT,
+    SECRET_KEY,
+    add_user,
+    arguments,
+    backend_of,
+    free_port,
+    insert_chunks,
+    parse,
+    temporary_kernel,
+)
 
 PAGES = {"trivial (/login)": "/login", "list (/crm/counterparties)": "/crm/counterparties"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def fill(kernel: Any, rows: int) -> None:
+    """``rows`` counterparties (audit off) and the signed-in superuser."""
+    from addons.crm_base.models import Counterparty
 
-
-def prepare(url: str, instance: Path, rows: int) -> None:
-    settings = Settings.from_env(
-        env={}, instance_path=str(instance), database_url=url, secret_key="bench-secret"
-    )
-    kernel = Kernel(settings)
-    kernel.manager.init_core()
-    kernel.manager.install(["crm_base"])
+    names = ({"name": f"ТОВ «Навантаження {n:07d}»", "kind": "company"} for n in range(rows))
     with kernel.db.transaction() as session:
         session.info["audit"] = False
-        for start in range(0, rows, 10_000):
-            session.execute(
-                insert(Counterparty),
-                [
-                    {"name": f"ТОВ «Навантаження {n:07d}»", "kind": "company"}
-                    for n in range(start, min(rows, start + 10_000))
-                ],
-            )
-    with kernel.db.session_factory() as session:
-        create_user(session, "bench", superuser=True)
+        insert_chunks(session, Counterparty.__table__, names, 10_000)
+    add_user(kernel, "bench", superuser=True)
     kernel.db.dispose()
 
 
@@ -76,7 +63,7 @@ def sign_in(port: int) -> str:
     cookie = response.getheader("Set-Cookie", "").split(";")[0]
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     token = token or re.search(r'name="csrf-token" content="([^"]+)"', page)
-    body = urlencode({"login": "bench", "password": TEST_PASSWORD, "csrf_token": token.group(1)})
+    body = urlencode({"login": "bench", "password": PASSWORD, "csrf_token": token.group(1)})
     conn.request(
         "POST",
         "/login",
@@ -117,24 +104,20 @@ def hammer(port: int, path: str, cookie: str, seconds: float, clients: int) -> l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default="")
+    parser = arguments(__doc__, runs=False)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
-    args = parser.parse_args()
-    if args.database_url:
-        os.environ["VITRYLO_TEST_DATABASE_URL"] = args.database_url
-    with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database_url(Path(tmp))
-        backend = "postgresql" if url.startswith("postgresql") else "sqlite"
-        prepare(url, Path(tmp) / "instance", args.rows)
+    args = parse(parser)
+    backend = backend_of(args.database_url)
+    with temporary_kernel("http", args.database_url, ["crm_base"]) as kernel:
+        fill(kernel, args.rows)
         port = free_port()
         env = {
             **os.environ,
-            "VITRYLO_DATABASE_URL": url,
-            "VITRYLO_SECRET_KEY": "bench-secret",
-            "VITRYLO_INSTANCE_PATH": str(Path(tmp) / "instance"),
+            "VITRYLO_DATABASE_URL": kernel.settings.database_url,
+            "VITRYLO_SECRET_KEY": SECRET_KEY,
+            "VITRYLO_INSTANCE_PATH": str(kernel.settings.instance_path),
         }
         server = subprocess.Popen(
             [
@@ -175,7 +158,6 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-            drop_database(url)
 
 
 if __name__ == "__main__":

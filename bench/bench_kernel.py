@@ -16,12 +16,9 @@ each install run (the way ``core.testing.databases`` does it) and dropped afterw
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,15 +26,20 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULT_MARK = "BENCH_RESULT "
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    SECRET_KEY,
+    arguments,
+    backend_of,
+    parse,
+    peak_rss_mb,
+    print_table,
+    report,
+    run_child,
+)
+
 KEY_NAME = "bench-license-key"
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident set size, in MB (ru_maxrss is KB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 # -- child side: one measurement per process ----------------------------------------------
@@ -79,7 +81,7 @@ def _child_install() -> dict[str, float]:
     if missing:
         raise SystemExit(f"not installed: {', '.join(sorted(missing))}")
     kernel.db.dispose()
-    return {"seconds": core_s + install_s, "addons": len(bundled), "rss_mb": _peak_rss_mb()}
+    return {"seconds": core_s + install_s, "addons": len(bundled), "rss_mb": peak_rss_mb()}
 
 
 def _child_startup() -> dict[str, float]:
@@ -91,12 +93,11 @@ def _child_startup() -> dict[str, float]:
     seconds = time.perf_counter() - started
     kernel = app.extensions["vitrylo"]
     snapshot = kernel.refresh()  # what the first request does: read the enabled set
-    return {"seconds": seconds, "enabled": len(snapshot.enabled), "rss_mb": _peak_rss_mb()}
+    return {"seconds": seconds, "enabled": len(snapshot.enabled), "rss_mb": peak_rss_mb()}
 
 
 def child_main(kind: str) -> None:
-    result = _child_install() if kind == "install" else _child_startup()
-    print(RESULT_MARK + json.dumps(result), flush=True)
+    report(_child_install() if kind == "install" else _child_startup())
 
 
 # -- parent side ----------------------------------------------------------------------------
@@ -120,51 +121,23 @@ class Row:
         ]
 
 
-def _run_child(kind: str, env: dict[str, str]) -> tuple[dict[str, float], float]:
-    """Run one measurement in a fresh interpreter; return its result and the wall time of
-    the whole process (interpreter start, imports, work, exit)."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", kind],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"the {kind} run failed (exit {done.returncode})")
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(RESULT_MARK):
-            return json.loads(line[len(RESULT_MARK) :]), wall
-    raise SystemExit(f"the {kind} run printed no result:\n{done.stdout}{done.stderr}")
-
-
 def _child_env(instance: Path, url: str) -> dict[str, str]:
     """The environment of a child: none of the caller's VITRYLO_* settings leak in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITRYLO_")}
     env.update(
         VITRYLO_INSTANCE_PATH=str(instance),
         VITRYLO_DATABASE_URL=url,
-        VITRYLO_SECRET_KEY="bench-secret-key",
+        VITRYLO_SECRET_KEY=SECRET_KEY,
         VITRYLO_TRUSTED_KEYS=str(instance / f"{KEY_NAME}.pub"),
     )
     return env
-
-
-def backend_name(url: str | None) -> str:
-    if not url or url.startswith("sqlite"):
-        return "sqlite"
-    return url.split(":", 1)[0].split("+", 1)[0]
 
 
 def run(args: argparse.Namespace) -> list[Row]:
     from core.licensing import generate_keypair
     from core.testing.databases import temporary_database
 
-    backend = backend_name(args.database_url)
+    backend = backend_of(args.database_url)
     with tempfile.TemporaryDirectory(prefix="vitrylo-bench-") as tmp_text:
         tmp = Path(tmp_text)
         instance = tmp / "instance"
@@ -175,7 +148,7 @@ def run(args: argparse.Namespace) -> list[Row]:
         startup: list[Row] = []
         for i in range(args.install_runs):
             with temporary_database(tmp, args.database_url or "sqlite://") as url:
-                result, _ = _run_child("install", _child_env(instance, url))
+                result, _ = run_child(__file__, "install", env=_child_env(instance, url))
                 install.times.append(result["seconds"])
                 install.rss_mb.append(result["rss_mb"])
                 install.scenario = f"install all bundled addons ({int(result['addons'])})"
@@ -188,7 +161,7 @@ def _startup_rows(args: argparse.Namespace, backend: str, env: dict[str, str]) -
     process = Row("start-up: whole process", backend)
     factory = Row("start-up: import + create_app()", backend)
     for _ in range(args.runs):
-        result, wall = _run_child("startup", env)
+        result, wall = run_child(__file__, "startup", env=env)
         process.times.append(wall)
         factory.times.append(result["seconds"])
         process.rss_mb.append(result["rss_mb"])
@@ -196,27 +169,8 @@ def _startup_rows(args: argparse.Namespace, backend: str, env: dict[str, str]) -
     return [process, factory]
 
 
-def print_table(rows: list[Row]) -> None:
-    header = ["scenario", "backend", "runs", "median s", "min s", "peak MB"]
-    table = [header, *(r.cells() for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    numeric = {2, 3, 4, 5}
-
-    def fmt(line: list[str]) -> str:
-        return "  ".join(
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
-            for i, cell in enumerate(line)
-        ).rstrip()
-
-    print(fmt(header))
-    print("  ".join("-" * w for w in widths))
-    for line in table[1:]:
-        print(fmt(line))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", help="PostgreSQL server to use (default: SQLite)")
+    parser = arguments(__doc__, runs=False)
     parser.add_argument("--runs", type=int, default=5, help="start-up runs (default 5)")
     parser.add_argument(
         "--install-runs",
@@ -225,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         help="install runs, each on a new database (default 3)",
     )
     parser.add_argument("--child", choices=["install", "startup"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.child:
         child_main(args.child)
         return 0
@@ -238,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = run(args)
     print()
-    print_table(rows)
+    head = ("scenario", "backend", "runs", "median s", "min s", "peak MB")
+    print_table(head, [r.cells() for r in rows], left=2, sep="  ", rule="  ")
     print()
     print("install: init_core + install of every bundled addon into an empty database,")
     print("  each run a fresh process on a new database (licence set-up not timed).")

@@ -19,22 +19,20 @@ thread): at these rates it is a large part of what is measured, as a real relay 
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import re
 import resource
-import socket
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import arguments, free_port, parse, temporary_kernel
 
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.MULTILINE | re.IGNORECASE)
 
@@ -65,12 +63,6 @@ class CountingHandler:
         found = MESSAGE_ID.search(envelope.original_content or b"")
         self.ids[found.group(1) if found else b"?"] += 1
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def worker(url: str, name: str, batch: int, ready: Any, go: Any) -> None:
@@ -159,19 +151,15 @@ def run_once(kernel: Any, url: str, handler: CountingHandler, args: Any, workers
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__, runs=False)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch", type=int, default=50, help="rows per claim")
-    parser.add_argument("--database-url", default="", help="a PostgreSQL server (default SQLite)")
-    args = parser.parse_args()
+    args = parse(parser)
 
     from aiosmtpd.controller import Controller
 
     from addons.notifications.settings_page import save_settings
-    from core.config import Settings
-    from core.kernel import Kernel
-    from core.testing.databases import temporary_database
 
     handler = CountingHandler()
     port = free_port()
@@ -179,37 +167,24 @@ def main() -> None:
     controller.start()
     results: list[Result] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="vitrylo-bench-outbox-") as tmp_text:
-            tmp = Path(tmp_text)
-            with temporary_database(tmp, args.database_url or "sqlite://") as url:
-                settings = Settings.from_env(
-                    env={},
-                    instance_path=str(tmp / "instance"),
-                    database_url=url,
-                    secret_key="bench-secret-key",
+        with temporary_kernel("outbox", args.database_url, ["notifications"]) as kernel:
+            with kernel.db.transaction() as session:
+                save_settings(
+                    session,
+                    {
+                        "notifications.smtp_host": "127.0.0.1",
+                        "notifications.smtp_port": str(port),
+                        "notifications.smtp_security": "none",
+                        "notifications.smtp_from": "Vitrylo <crm@vitrylo.test>",
+                    },
                 )
-                kernel = Kernel(settings)
-                kernel.manager.init_core()
-                kernel.manager.install(["notifications"])
-                kernel.refresh()
-                with kernel.db.transaction() as session:
-                    save_settings(
-                        session,
-                        {
-                            "notifications.smtp_host": "127.0.0.1",
-                            "notifications.smtp_port": str(port),
-                            "notifications.smtp_security": "none",
-                            "notifications.smtp_from": "Vitrylo <crm@vitrylo.test>",
-                        },
-                    )
-                for workers in args.workers:
-                    result = run_once(kernel, url, handler, args, workers)
-                    results.append(result)
-                    print(
-                        f"# {result.backend}, {workers} worker(s): {result.seconds:.1f} s",
-                        flush=True,
-                    )
-                kernel.db.dispose()
+            url = kernel.settings.database_url
+            for workers in args.workers:
+                result = run_once(kernel, url, handler, args, workers)
+                results.append(result)
+                print(
+                    f"# {result.backend}, {workers} worker(s): {result.seconds:.1f} s", flush=True
+                )
     finally:
         controller.stop()
 

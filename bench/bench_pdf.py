@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import resource
-import subprocess
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULT_MARK = "BENCH_RESULT "
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import peak_rss_mb, report, run_child
+
 COLUMNS = [
     {"label": "№", "width": "6%", "num": True},
     {"label": "Найменування", "width": "43%", "num": False},
@@ -37,12 +36,6 @@ COLUMNS = [
     {"label": "Ціна без ПДВ", "width": "16%", "num": True},
     {"label": "Сума", "width": "16%", "num": True},
 ]
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident set size in MB (ru_maxrss is KB on Linux)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _rows(count: int) -> tuple[list[tuple[object, ...]], Decimal]:
@@ -60,7 +53,6 @@ def _rows(count: int) -> tuple[list[tuple[object, ...]], Decimal]:
 
 def child(count: int, style: str) -> dict[str, float | int | str]:
     """Render one document in this process and measure it."""
-    sys.path.insert(0, str(ROOT))
     from flask import Flask
     from flask_babel import Babel
     from pypdf import PdfReader
@@ -82,21 +74,9 @@ def child(count: int, style: str) -> dict[str, float | int | str]:
         "pages": pages,
         "seconds": wall,
         "cpu": cpu,
-        "peak_mb": _peak_rss_mb(),
+        "peak_mb": peak_rss_mb(),
         "kb": len(pdf) / 1024,
     }
-
-
-def run_child(count: int, style: str) -> dict[str, float | int | str]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(count), style],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith(RESULT_MARK))
-    return json.loads(line[len(RESULT_MARK) :])  # type: ignore[no-any-return]
 
 
 def main() -> None:
@@ -106,8 +86,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = child(int(args.child[0]), args.child[1])
-        print(RESULT_MARK + json.dumps(result))
+        report(child(int(args.child[0]), args.child[1]))
         return
 
     header = (
@@ -118,7 +97,7 @@ def main() -> None:
     print("-" * len(header))
     for count in args.rows:
         for style in args.styles:
-            r = run_child(count, style)
+            r, _wall = run_child(__file__, str(count), style)
             print(
                 f"{r['rows']:>6} {r['style']:<5} {r['pages']:>5} {r['seconds']:>8.1f} "
                 f"{r['cpu']:>7.1f} {r['rows'] / r['seconds']:>7.0f} {r['peak_mb']:>11.0f} "

@@ -25,27 +25,35 @@ indexes built after the load.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import os
 import random
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PASSWORD = "correct-horse-battery-42"
-CHUNK = 50_000
+from bench.common import (
+    PASSWORD,
+    analyze,
+    arguments,
+    backend_of,
+    bench_app,
+    csrf,
+    getter,
+    indexes_dropped,
+    insert_chunks,
+    load,
+    parse,
+    print_table,
+    sign_in,
+    temporary_kernel,
+    timed,
+)
+
 OTHER_MANAGERS = 98
 COUNTERPARTIES = 1_000
 PERMISSIONS = (
@@ -65,13 +73,6 @@ PERSON_COLUMNS = (
     "birth_key",
     "manager_id",
     "created_at",
-    "version",
-    # COPY applies no Python defaults: the NOT NULL text columns are given explicitly.
-    "middle_name",
-    "position",
-    "address",
-    "id_document",
-    "notes",
 )
 
 
@@ -120,64 +121,16 @@ def people(count: int, owners: list[int], seed: int = 8) -> Iterator[tuple[Any, 
         born = start + timedelta(days=rnd.randrange(365 * 55))
         owner = owners[i % 100] if i % 100 < 2 else rnd.choice(owners[2:])
         name = f"Особа {i}"
-        yield (
-            name,
-            "",
-            name,
-            born,
-            born.month * 100 + born.day,
-            owner,
-            created,
-            1,
-            "",
-            "",
-            "",
-            "",
-            "",
-        )
-
-
-@contextmanager
-def indexes_dropped(engine: Any, table: Any) -> Iterator[None]:
-    """Build the table's secondary indexes after the load (one sort each)."""
-    from sqlalchemy import inspect, text
-
-    existing = {i["name"] for i in inspect(engine).get_indexes(table.name)}
-    indexes = [i for i in table.indexes if i.name in existing]
-    with engine.begin() as conn:
-        for index in indexes:
-            index.drop(conn)
-    yield
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        for index in indexes:
-            index.create(conn)
+        yield name, "", name, born, born.month * 100 + born.day, owner, created
 
 
 def fill_persons(kernel: Any, count: int, owners: list[int]) -> None:
-    from sqlalchemy import insert
-
     from addons.crm_base.models import Person
 
     engine = kernel.db.engine
     table = Person.__table__
     with indexes_dropped(engine, table), engine.begin() as conn:
-        rows = people(count, owners)
-        if engine.dialect.name == "postgresql":
-            sql = f"COPY crm_base_person ({', '.join(PERSON_COLUMNS)}) FROM STDIN"
-            with conn.connection.dbapi_connection.cursor() as cur, cur.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        chunk: list[dict[str, Any]] = []
-        for row in rows:
-            chunk.append(dict(zip(PERSON_COLUMNS, row, strict=True)))
-            if len(chunk) == CHUNK:
-                conn.execute(insert(table), chunk)
-                chunk = []
-        if chunk:
-            conn.execute(insert(table), chunk)
+        load(conn, table, PERSON_COLUMNS, people(count, owners))
 
 
 def planned_times(kind: str, count: int, now: datetime, rnd: random.Random) -> list[datetime]:
@@ -229,95 +182,22 @@ def fill_contacts(kernel: Any, users: dict[str, int], count: int) -> None:
                 }
                 for n, at in enumerate(planned_times(login, count, now, rnd))
             ]
-            for start in range(0, len(rows), CHUNK):
-                conn.execute(insert(Contact.__table__), rows[start : start + CHUNK])
-
-
-def analyze(kernel: Any) -> None:
-    from sqlalchemy import text
-
-    engine = kernel.db.engine
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
-
-
-# -- the client ----------------------------------------------------------------------------
-
-
-def csrf(app: Any, client: Any) -> str:
-    from itsdangerous import URLSafeTimedSerializer
-
-    with client.session_transaction() as sess:
-        sess.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())  # noqa: S324
-        raw = sess["csrf_token"]
-    return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
-
-
-def sign_in(app: Any, login: str) -> Any:
-    client = app.test_client()
-    response = client.post(
-        "/login", data={"login": login, "password": PASSWORD, "csrf_token": csrf(app, client)}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return client
-
-
-@contextmanager
-def counting(engine: Any) -> Iterator[list[str]]:
-    from sqlalchemy import event
-
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-
-
-def timed(engine: Any, runs: int, call: Callable[[], Any]) -> tuple[float, int, Any]:
-    """Median milliseconds of ``runs`` calls after one warm-up, the statements of the last
-    one, and its result."""
-    call()
-    times, result, statements = [], None, []
-    for _ in range(runs):
-        with counting(engine) as seen:
-            started = time.perf_counter()
-            result = call()
-            times.append((time.perf_counter() - started) * 1000)
-        statements = seen
-    return statistics.median(times), len(statements), result
+            insert_chunks(conn, Contact.__table__, rows)
 
 
 # -- the run -------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> list[Result]:
+def run(args: Any) -> list[Result]:
     from flask_login import login_user
 
     from core.models import User
-    from core.security import LoginUser, use_cheap_hashing
-    from core.testing.databases import ENV
-    from core.testing.plugin import app_for, kernel_with
+    from core.security import LoginUser
 
-    use_cheap_hashing()
-    if args.database_url:
-        os.environ[ENV] = args.database_url  # kernel_with makes its database there
-    else:
-        os.environ.pop(ENV, None)
+    backend = backend_of(args.database_url)
     results: list[Result] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="vitrylo-bench-planner-") as tmp,
-        kernel_with(Path(tmp), ["planner", "sales"], licensed=True) as kernel,
-    ):
-        backend = kernel.db.engine.dialect.name
+    addons = ["planner", "sales"]
+    with temporary_kernel("planner", args.database_url, addons, licensed=True) as kernel:
         started = time.perf_counter()
         users = make_users(kernel)
         owners = [users["heavy"], users["typical"]] + [
@@ -325,22 +205,18 @@ def run(args: argparse.Namespace) -> list[Result]:
         ]
         fill_persons(kernel, args.persons, owners)
         fill_contacts(kernel, users, args.contacts)
-        analyze(kernel)
+        analyze(kernel.db.engine)
         print(
             f"# {backend}: {args.persons:,} persons, 2 x {args.contacts:,} contacts "
             f"loaded in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        app = app_for(kernel)
+        app = bench_app(kernel)
         engine = kernel.db.engine
 
         def page(scenario: str, client: Any, url: str) -> None:
-            def get() -> bytes:
-                response = client.get(url)
-                assert response.status_code == 200, (url, response.status_code)
-                return response.get_data()
-
-            ms, queries, body = timed(engine, args.runs, get)
+            ms, statements, response = timed(engine, args.runs, getter(client, url))
+            queries, body = len(statements), response.get_data()
             results.append(Result(scenario, backend, ms, queries, f"{len(body) // 1024:,} KiB"))
             print(f"  {scenario:<52} {ms:9.1f} ms {queries:4d} queries", flush=True)
 
@@ -351,7 +227,8 @@ def run(args: argparse.Namespace) -> list[Result]:
                 user = LoginUser(row)
             with app.test_request_context("/"):
                 login_user(user)
-                ms, queries, rows = timed(engine, args.runs, lambda: call(user))
+                ms, statements, rows = timed(engine, args.runs, lambda: call(user))
+                queries = len(statements)
             results.append(Result(scenario, backend, ms, queries, f"{len(rows):,} rows"))
             print(f"  {scenario:<52} {ms:9.1f} ms {queries:4d} queries", flush=True)
 
@@ -437,36 +314,18 @@ def feed_path(html: str) -> str:
     return found.group(1)
 
 
-def print_table(results: list[Result], runs: int) -> None:
-    head = ("scenario", "backend", f"ms (median of {runs})", "queries", "size")
-    table = [head] + [
-        (r.scenario, r.backend, f"{r.ms:.1f}", str(r.queries), r.size) for r in results
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for n, row in enumerate(table):
-        print(
-            " | ".join(
-                cell.ljust(w) if i in (0, 1) else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000, help="contact persons")
     parser.add_argument("--contacts", type=int, default=10_000, help="planned contacts per user")
-    parser.add_argument("--runs", type=int, default=5, help="timed requests per scenario")
-    parser.add_argument("--database-url", default="", help="a PostgreSQL server URL")
-    parser.add_argument("--postgres", action="store_true", help=f"shorthand for {POSTGRES}")
-    args = parser.parse_args(argv)
-    if args.postgres and not args.database_url:
-        args.database_url = POSTGRES
+    args = parse(parser, argv)
     results = run(args)
     print()
-    print_table(results, args.runs)
+    print_table(
+        ("scenario", "backend", f"ms (median of {args.runs})", "queries", "size"),
+        [(r.scenario, r.backend, f"{r.ms:.1f}", str(r.queries), r.size) for r in results],
+        left=2,
+    )
     return 0
 
 

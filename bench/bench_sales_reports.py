@@ -21,13 +21,10 @@ tuples on SQLite; the table's secondary indexes are built after the load.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -35,14 +32,28 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_list import PASSWORD, counting, sign_in  # noqa: E402
+from bench.common import (
+    CHUNK,
+    PASSWORD,
+    Result,
+    add_user,
+    analyze,
+    arguments,
+    backend_of,
+    bench_app,
+    chunked,
+    copy_rows,
+    getter,
+    indexes_dropped,
+    parse,
+    print_results,
+    sign_in,
+    temporary_kernel,
+    timed,
+)
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-CHUNK = 50_000
 MANAGERS = 20
 COUNTERPARTIES = 50_000
 SOURCES = ("Exhibition", "Web site", "Google Ads", "Recommendation", "Cold call",
@@ -58,15 +69,6 @@ PERIODS = {
     "quarter": ("2025-04-01", "2025-06-30"),
     "year": ("2025-01-01", "2025-12-31"),
 }
-
-
-@dataclass
-class Result:
-    scenario: str
-    backend: str
-    rows: int  # opportunities the report covers
-    ms: float
-    queries: int
 
 
 # -- the database --------------------------------------------------------------------------
@@ -207,59 +209,24 @@ def opportunities(count: int, setup: Setup, seed: int = 11) -> Iterator[tuple[An
         )  # fmt: skip
 
 
-@contextmanager
-def indexes_dropped(engine: Any, table: Any) -> Iterator[None]:
-    """Drop the table's secondary indexes for the load and build them after: one sort per
-    index instead of a million inserts into each."""
-    from sqlalchemy import inspect, text
-
-    existing = {i["name"] for i in inspect(engine).get_indexes(table.name)}
-    indexes = [i for i in table.indexes if i.name in existing]
-    with engine.begin() as conn:
-        for index in indexes:
-            index.drop(conn)
-    yield
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        for index in indexes:
-            index.create(conn)
-
-
 def fill(kernel: Any, count: int, setup: Setup) -> float:
     """Insert the opportunities (COPY on PostgreSQL, executemany of tuples in chunks on
     SQLite), indexes built after the load; returns seconds taken (ANALYZE included)."""
-    from sqlalchemy import text
-
     from addons.sales.models import Opportunity
 
     started = time.perf_counter()
     engine = kernel.db.engine
-    postgres = engine.dialect.name == "postgresql"
     rows = opportunities(count, setup)
     with indexes_dropped(engine, Opportunity.__table__), engine.begin() as conn:
-        if postgres:
-            copy_sql = f"COPY sales_opportunity ({', '.join(COLUMNS)}) FROM STDIN"
-            with conn.connection.dbapi_connection.cursor() as cur, cur.copy(copy_sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
+        if engine.dialect.name == "postgresql":
+            copy_rows(conn, "sales_opportunity", COLUMNS, rows)
         else:
             marks = ", ".join("?" * len(COLUMNS))
             sql = f"INSERT INTO sales_opportunity ({', '.join(COLUMNS)}) VALUES ({marks})"
             cursor = conn.connection.dbapi_connection.cursor()
-            chunk: list[tuple[Any, ...]] = []
-            for row in rows:
-                chunk.append(_sqlite_row(row))
-                if len(chunk) == CHUNK:
-                    cursor.executemany(sql, chunk)
-                    chunk = []
-            cursor.executemany(sql, chunk)
-    if postgres:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+            for chunk in chunked(map(_sqlite_row, rows), CHUNK):
+                cursor.executemany(sql, chunk)
+    analyze(engine)
     return time.perf_counter() - started
 
 
@@ -305,154 +272,51 @@ def covered(kernel: Any, pipeline: int | None, period: tuple[str, str], manager:
 # -- the run -------------------------------------------------------------------------------
 
 
-def make_kernel(tmp: Path, url: str) -> Any:
-    """A kernel on ``url`` with crm_base and sales installed under a licence made here."""
-    from core.addons import bump_counter
-    from core.config import Settings
-    from core.kernel import Kernel
-    from core.licenses import install_license
-    from core.licensing import generate_keypair, issue
-
-    keys = tmp / "keys"
-    keys.mkdir()
-    generate_keypair(keys / "bench.pem", keys / "bench.pub")
-    settings = Settings.from_env(
-        env={},
-        instance_path=str(tmp / "instance"),
-        database_url=url,
-        secret_key="bench-secret-key",
-        trusted_keys=str(keys / "bench.pub"),
-    )
-    kernel = Kernel(settings)
-    kernel.manager.init_core()
-    content = issue(
-        keys / "bench.pem",
-        customer="bench",
-        addons=["*"],
-        max_users=1000,
-        expires=date.today() + timedelta(days=30),
-    )
-    with kernel.db.transaction() as session:
-        install_license(session, content, kernel.trusted_keys())
-        bump_counter(session)
-    kernel.manager.install(["sales"])
-    kernel.refresh()
-    return kernel, settings
-
-
-def timed(client: Any, engine: Any, url: str, runs: int) -> tuple[float, int]:
-    """Median milliseconds of ``runs`` requests after one warm-up, and the number of SQL
-    statements of the last one."""
-    import statistics
-
-    assert client.get(url).status_code == 200, url
-    times = []
-    queries = 0
-    for _ in range(runs):
-        with counting(engine) as statements:
-            started = time.perf_counter()
-            response = client.get(url)
-            response.get_data()
-            times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-        queries = len(statements)
-    return statistics.median(times), queries
-
-
-def run(args: argparse.Namespace) -> list[Result]:
-    from core.app import create_app
-    from core.models import User
-    from core.security import hash_password, use_cheap_hashing
-    from core.testing.databases import temporary_database
-
-    use_cheap_hashing()
-    server = args.database_url or (POSTGRES if args.postgres else None)
-    backend = "postgresql" if server and server.startswith("postgresql") else "sqlite"
+def run(args: Any) -> list[Result]:
+    backend = backend_of(args.database_url)
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="vitrylo-bench-sales-") as tmp_text:
-        tmp = Path(tmp_text)
-        with temporary_database(tmp, server or "sqlite://") as url:
-            kernel, settings = make_kernel(tmp, url)
-            with kernel.db.transaction() as db:
-                db.add(
-                    User(
-                        login="bench",
-                        name="Bench",
-                        is_superuser=True,
-                        password_hash=hash_password(PASSWORD),
-                    )
-                )
-            setup = reference_data(kernel)
-            seconds = fill(kernel, args.rows, setup)
-            if args.without_report_indexes:
-                drop_report_indexes(kernel)
-            rate = args.rows / seconds
-            print(f"# {backend}: {args.rows:,} opportunities in {seconds:.1f} s ({rate:,.0f}/s)")
+    with temporary_kernel("sales", args.database_url, ["sales"], licensed=True) as kernel:
+        add_user(kernel, "bench", superuser=True)
+        setup = reference_data(kernel)
+        seconds = fill(kernel, args.rows, setup)
+        if args.without_report_indexes:
+            drop_report_indexes(kernel)
+        rate = args.rows / seconds
+        print(f"# {backend}: {args.rows:,} opportunities in {seconds:.1f} s ({rate:,.0f}/s)")
 
-            app = create_app(settings, kernel=kernel)
-            engine = kernel.db.engine
-            manager = setup.managers[0]
-            clients = {"superuser": sign_in(app, "bench"), "manager": sign_in(app, "manager1")}
-            for report in ("funnel", "sources"):
-                pipeline = setup.pipelines[0] if report == "funnel" else None
-                for who, client in clients.items():
-                    owner = manager if who == "manager" else None
-                    for name, period in PERIODS.items():
-                        params: dict[str, Any] = {"date_from": period[0], "date_to": period[1]}
-                        if pipeline is not None:
-                            params["pipeline"] = pipeline
-                        page = f"/sales/reports/{report}?{urlencode(params)}"
-                        ms, queries = timed(client, engine, page, args.runs)
-                        rows = covered(kernel, pipeline, period, owner)
-                        result = Result(f"{report}, {name}, {who}", backend, rows, ms, queries)
-                        results.append(result)
-                        print(f"  {result.scenario:<28} {rows:>9,} rows {ms:9.1f} ms", flush=True)
-            kernel.db.dispose()
+        app = bench_app(kernel)
+        engine = kernel.db.engine
+        manager = setup.managers[0]
+        clients = {"superuser": sign_in(app, "bench"), "manager": sign_in(app, "manager1")}
+        for report in ("funnel", "sources"):
+            pipeline = setup.pipelines[0] if report == "funnel" else None
+            for who, client in clients.items():
+                owner = manager if who == "manager" else None
+                for name, period in PERIODS.items():
+                    params: dict[str, Any] = {"date_from": period[0], "date_to": period[1]}
+                    if pipeline is not None:
+                        params["pipeline"] = pipeline
+                    page = f"/sales/reports/{report}?{urlencode(params)}"
+                    ms, statements, _response = timed(engine, args.runs, getter(client, page))
+                    rows = covered(kernel, pipeline, period, owner)
+                    scenario = f"{report}, {name}, {who}"
+                    results.append(Result(scenario, backend, rows, ms, len(statements)))
+                    print(f"  {scenario:<28} {rows:>9,} rows {ms:9.1f} ms", flush=True)
     return results
 
 
-def print_table(results: list[Result], runs: int) -> None:
-    head = ("scenario", "backend", "rows", f"ms (median of {runs})", "rows/s", "queries")
-    table = [head] + [
-        (
-            r.scenario,
-            r.backend,
-            f"{r.rows:,}",
-            f"{r.ms:.1f}",
-            f"{r.rows / r.ms * 1000:,.0f}" if r.ms else "-",
-            str(r.queries),
-        )
-        for r in results
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    for n, row in enumerate(table):
-        print(
-            " | ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000, help="opportunities to insert")
-    parser.add_argument("--postgres", action="store_true", help=f"use {POSTGRES}")
-    parser.add_argument(
-        "--database-url", default=None, help="PostgreSQL server URL (default: SQLite)"
-    )
-    parser.add_argument("--runs", type=int, default=5, help="timed requests per scenario")
     parser.add_argument(
         "--without-report-indexes",
         action="store_true",
         help=f"drop {', '.join(REPORT_INDEXES)} after the load (to see what they buy)",
     )
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     results = run(args)
     print()
-    print_table(results, args.runs)
+    print_results(results, args.runs)
     return 0
 
 

@@ -92,7 +92,7 @@ def kernel_with(
     and trusted by this kernel only."""
     url = fresh_database_url(tmp)
     if licensed:
-        settings["trusted_keys"] = str(_test_licence_key(tmp))
+        settings["trusted_keys"] = str(licence_key_for_tests(tmp))
     kernel = Kernel(_settings(tmp, url, addon_paths, **settings))
     try:
         kernel.manager.init_core()
@@ -106,7 +106,7 @@ def kernel_with(
         drop_database(url)
 
 
-def _test_licence_key(tmp: Path) -> Path:
+def licence_key_for_tests(tmp: Path) -> Path:
     """The public half of a key pair made in ``tmp`` for signing a test licence."""
     from core.licensing import generate_keypair
 
@@ -119,12 +119,12 @@ def _test_licence_key(tmp: Path) -> Path:
 
 def install_test_licence(kernel: Kernel, tmp: Path) -> None:
     """Install a licence for every commercial addon ("*") signed by the key of
-    :func:`_test_licence_key` (the kernel must trust it: ``trusted_keys=``)."""
+    :func:`licence_key_for_tests` (the kernel must trust it: ``trusted_keys=``)."""
     from core.addons import bump_counter
     from core.licenses import install_license
     from core.licensing import issue
 
-    _test_licence_key(tmp)
+    licence_key_for_tests(tmp)
     content = issue(
         tmp / "test-licence" / "vendor.pem",
         customer="Test licence",
@@ -300,7 +300,7 @@ def make_kernel(
         db_url = url or fresh_database_url(tmp_path)
         paths = vitrylo_addon_paths if addon_paths is None else addon_paths
         if licensed:
-            settings["trusted_keys"] = str(_test_licence_key(tmp_path))
+            settings["trusted_keys"] = str(licence_key_for_tests(tmp_path))
         kernel = Kernel(_settings(tmp_path, db_url, paths, **settings))
         kernel.manager.init_core()
         if licensed:
