@@ -13,23 +13,25 @@
   notifications addon is optional: without it the job does nothing.
 - **Purchase history** (a tab of the counterparty's card): its proposals and contracts the
   user reaches, with the totals of accepted proposals and active contracts per currency.
+
+What contracts share with proposals is in :mod:`addons.sales.documents`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from wtforms import DateField, SelectField, StringField, TextAreaField
@@ -39,36 +41,52 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
 from addons.crm_base.models import Counterparty
-from addons.crm_base.notes import counterparty_or_404, reaches_counterparty, wants_fragment
+from addons.crm_base.notes import counterparty_or_404, reaches_counterparty
 from addons.crm_base.persons import local_today
 from addons.sales import proposals
+from addons.sales.documents import DocumentKind
+from addons.sales.documents.amounts import MAX_AMOUNT, money_text
+from addons.sales.documents.fields import (
+    DocumentForm,
+    NumberField,
+    choice_list,
+    optional_id,
+    refresh_requested,
+    requested_id,
+)
+from addons.sales.documents.numbering import next_number, number_taken
+from addons.sales.documents.pages import (
+    amount_column,
+    card_context,
+    counterparty_column,
+    created,
+    currency_column,
+    document_form_view,
+    document_list,
+    number_column,
+    render_list,
+    render_new,
+    status_column,
+)
+from addons.sales.documents.printing import party, print_template, printed_day
+from addons.sales.documents.search import counterparty_rows, search_by_number
 from addons.sales.models import (
     CONTRACT,
-    CONTRACT_STATUSES,
     OPPORTUNITY,
     PROPOSAL,
     Contract,
     Opportunity,
     Proposal,
 )
-from addons.sales.proposals import (
-    CURRENCIES,
-    TEMPLATES,
-    CounterpartyField,
-    NumberField,
-    choice_list,
-    money_text,
-    next_number,
-    number_taken,
-    optional_id,
-    party,
-    requested_id,
-    safe_url,
-    user_choices,
-    variant,
-    with_current,
+from addons.sales.shared import (
+    BLANK,
+    CHOICES_LIMIT,
+    counterparty_tab,
+    kept_choices,
+    repoint,
+    stored_name,
 )
-from addons.sales.views import bp, menu, record_or_404
+from addons.sales.views import bp, record_or_404, scoped
 from core.db import write_intent
 from core.hooktypes import (
     CardTab,
@@ -84,10 +102,9 @@ from core.hooktypes import (
 )
 from core.models import Setting
 from core.money import amount_in_words_uk
-from core.security import has_permission, require, scope_filter
-from core.ui import ChoiceFilter, Column, ListView, RelatedFilter
-from core.ui.formview import MAX_ID, FormView
-from core.ui.listview import escape_like
+from core.security import has_permission, require
+from core.ui import Column
+from core.ui.formview import FormView
 from core.ui.timeline import register_icon
 from core.web import db_session
 
@@ -108,12 +125,23 @@ STATUS_LABELS = {
     "completed": _l("Completed"),
     "terminated": _l("Terminated"),
 }
+KIND = DocumentKind(
+    key="contract",
+    model=Contract,
+    subject=CONTRACT,
+    read=READ,
+    statuses=STATUS_LABELS,
+    plural=_l("Contracts"),
+    new_label=_l("New contract"),
+    title=lambda number: _("Contract %(number)s", number=number),
+    print_name=PRINT_NAME,
+)
 HISTORY_LIMIT = 100
-TIMELINE_LIMIT = 200
-CHOICES_LIMIT = 200
 #: A signing date becomes a moment of the chronology at noon UTC: the same calendar day
 #: in every time zone from UTC-11 to UTC+11.
 NOON = time(12, 0, tzinfo=UTC)
+#: The blank a printed contract leaves for a date not known yet.
+NO_DAY = "«___» __________ 20__"
 register_icon("sales.contract_signed", "pen")
 
 
@@ -126,11 +154,10 @@ def _not_before_start(form: Any, field: DateField) -> None:
         raise ValidationError(_("The contract cannot end before it starts."))
 
 
-class ContractForm(FlaskForm):
+class ContractForm(DocumentForm):
     number = StringField(
         _l("Number"), filters=[clean_text], validators=[DataRequired(), Length(max=40)]
     )
-    counterparty_id = CounterpartyField(_l("Counterparty"))
     opportunity_id = SelectField(_l("Opportunity"), coerce=optional_id)
     proposal_id = SelectField(_l("Proposal"), coerce=optional_id)
     subject = TextAreaField(
@@ -143,16 +170,7 @@ class ContractForm(FlaskForm):
     starts_on = DateField(_l("Starts"), validators=[Optional()])
     ends_on = DateField(_l("Ends"), validators=[Optional(), _not_before_start])
     amount = NumberField(_l("Amount"))
-    currency = SelectField(
-        _l("Currency"), choices=choice_list((c, c) for c in CURRENCIES), default="UAH"
-    )
-    status = SelectField(
-        _l("Status"),
-        choices=choice_list((s, STATUS_LABELS[s]) for s in CONTRACT_STATUSES),
-        default="draft",
-    )
-    template = SelectField(_l("Print template"), choices=choice_list(TEMPLATES), default="standard")
-    responsible_id = SelectField(_l("Responsible"), coerce=optional_id)
+    status = SelectField(_l("Status"), choices=choice_list(STATUS_LABELS.items()), default="draft")
 
     #: The contract being edited (``None`` for a new one): its own number is not "taken".
     record_id: int | None = None
@@ -168,12 +186,8 @@ class ContractForm(FlaskForm):
             raise ValidationError(_("Enter the amount."))
         if field.data < 0:
             raise ValidationError(_("The amount cannot be negative."))
-        if field.data > proposals.MAX_TOTAL:
+        if field.data > MAX_AMOUNT:
             raise ValidationError(_("The amount is too large."))
-
-    def validate_responsible_id(self, field: SelectField) -> None:
-        if field.data is None:
-            raise ValidationError(_("Choose who is responsible."))
 
 
 FIELDS = (
@@ -193,7 +207,7 @@ FIELDS = (
 )
 
 
-def _related_choices(
+def related_choices(
     model: Any,
     label: Any,
     subject: str,
@@ -212,26 +226,19 @@ def _related_choices(
             .order_by(model.id.desc())
             .limit(CHOICES_LIMIT)
         )
-        scoped = scope_filter(stmt, subject, model.responsible_id)
-        rows = [(rid, text) for rid, text in db.execute(scoped)]
+        rows = [(rid, text) for rid, text in db.execute(scoped(stmt, model, subject))]
 
-    def name_of(rid: int) -> str:
-        return db.scalar(select(label).where(model.id == rid)) or f"#{rid}"
-
-    return [
-        SelectChoice("", "—"),
-        *(SelectChoice(i, t) for i, t in with_current(rows, current, name_of)),
-    ]
+    return [BLANK, *kept_choices(rows, current, stored_name(label, model.id))]
 
 
-def prepare(form: FlaskForm, record: Contract | None) -> None:
+def prepare(form: ContractForm, record: Contract | None) -> None:
     """Choices: the opportunities and proposals of the counterparty typed so far (within
     their own scopes), responsible users."""
+    form.prepare_for(record)
     if record is not None:
-        form.counterparty_id.stored = record.counterparty_id
         form.record_id = record.id
     chosen = form.counterparty_id.chosen()
-    form.opportunity_id.choices = _related_choices(
+    form.opportunity_id.choices = related_choices(
         Opportunity,
         Opportunity.name,
         OPPORTUNITY,
@@ -239,7 +246,7 @@ def prepare(form: FlaskForm, record: Contract | None) -> None:
         chosen,
         record.opportunity_id if record else None,
     )
-    form.proposal_id.choices = _related_choices(
+    form.proposal_id.choices = related_choices(
         Proposal,
         Proposal.number,
         PROPOSAL,
@@ -247,10 +254,9 @@ def prepare(form: FlaskForm, record: Contract | None) -> None:
         chosen,
         record.proposal_id if record else None,
     )
-    form.responsible_id.choices = user_choices(record.responsible_id if record else None)
 
 
-# -- the card ---------------------------------------------------------------------------------
+# -- the card and the list --------------------------------------------------------------------
 
 
 @dataclass
@@ -259,7 +265,7 @@ class ContractFormView(FormView):
     form, and a number taken by a save at the same instant saves nothing."""
 
     def save(self, record_id: int) -> ResponseReturnValue:
-        if "refresh" in request.form:
+        if refresh_requested():
             record = self.load(record_id)
             return self.render(record, self.make_form(record))
         try:
@@ -270,86 +276,34 @@ class ContractFormView(FormView):
             return redirect(url_for(self.endpoint, record_id=record_id), 303)
 
 
-def card_context(record: Contract) -> dict[str, Any]:
-    db = db_session()
-    name = db.scalar(select(Counterparty.name).where(Counterparty.id == record.counterparty_id))
-    return {
-        "breadcrumbs": [(_("Contracts"), url_for("sales.contracts")), (record.number, None)],
-        "status_label": STATUS_LABELS.get(record.status, record.status),
-        "counterparty_name": name or "",
-        "counterparty_url": safe_url("crm_base.counterparty", record_id=record.counterparty_id),
-        "proposal_url": (
-            url_for("sales.proposal", record_id=record.proposal_id) if record.proposal_id else ""
-        ),
-        "pdf_url": url_for("core.print_document", name=PRINT_NAME, record_id=record.id),
-        "money": lambda value: money_text(Decimal(value), record.currency),
-    }
+def contract_card(record: Contract) -> dict[str, Any]:
+    """The card's extras: the status, links to the counterparty, proposal and PDF."""
+    proposal_url = proposals.KIND.card_url(record.proposal_id) if record.proposal_id else ""
+    return {**card_context(KIND, record), "proposal_url": proposal_url}
 
 
-CONTRACT_FORM = ContractFormView(
-    model=Contract,
-    form=ContractForm,
-    fields=FIELDS,
-    subject=CONTRACT,
-    owner=Contract.responsible_id,
-    template="sales/contract.html",
-    endpoint="sales.contract",
-    save_endpoint="sales.contract_edit",
-    delete_endpoint="sales.contract_delete",
-    index_endpoint="sales.contracts",
-    update_permission=UPDATE,
-    delete_permission=DELETE,
-    title=lambda record: _("Contract %(number)s", number=record.number),
+CONTRACT_FORM = document_form_view(
+    ContractFormView,
+    KIND,
+    ContractForm,
+    FIELDS,
+    update=UPDATE,
+    delete=DELETE,
     prepare=prepare,
-    context=card_context,
+    context=contract_card,
 )
-
-
-# -- the list -----------------------------------------------------------------------------------
-
-
-def _status(value: Any) -> str:
-    return str(STATUS_LABELS.get(value, value))
-
-
-CONTRACTS = ListView(
-    name="sales_contracts",
-    endpoint="sales.contracts",
-    model=Contract,
-    title=_l("Contracts"),
-    columns=[
-        Column(
-            "number",
-            _l("Number"),
-            Contract.number,
-            sortable=True,
-            link=lambda row: url_for("sales.contract", record_id=row.id),
-        ),
-        Column("counterparty", _l("Counterparty"), Counterparty.name, nullable=True),
+CONTRACTS = document_list(
+    KIND,
+    [
+        number_column(KIND),
+        counterparty_column(),
         Column("signed_on", _l("Signed on"), Contract.signed_on),
         Column("ends_on", _l("Ends"), Contract.ends_on),
-        Column(
-            "amount", _l("Amount"), Contract.amount, format=proposals.amount_cell, css="text-end"
-        ),
-        Column("currency", _l("Currency"), Contract.currency),
-        Column("status", _l("Status"), Contract.status, format=_status, export_format=_status),
+        amount_column("amount", _l("Amount"), Contract.amount),
+        currency_column(KIND),
+        status_column(KIND),
     ],
-    joins=[(Counterparty, Counterparty.id == Contract.counterparty_id)],
-    search=[Contract.number, Counterparty.name],
-    filters=[
-        ChoiceFilter(
-            "status",
-            _l("Status"),
-            [(s, STATUS_LABELS[s]) for s in CONTRACT_STATUSES],
-            Contract.status,
-        ),
-        RelatedFilter("counterparty", _l("Counterparty"), Contract.counterparty_id),
-    ],
-    default_sort="-number",
-    subject=CONTRACT,
-    owner=Contract.responsible_id,
     empty_message=_l("No contracts yet."),
-    template="sales/contract_list.html",
 )
 
 
@@ -368,28 +322,13 @@ def new_form(prefill: dict[str, Any]) -> ContractForm:
     return form
 
 
-def render_new(form: ContractForm, action: str, status: int = 200) -> ResponseReturnValue:
-    breadcrumbs = [(_("Contracts"), url_for("sales.contracts")), (_("New contract"), None)]
-    return (
-        render_template(
-            "sales/contract_new.html",
-            form=form,
-            invalid=status == 400,
-            breadcrumbs=breadcrumbs,
-            save_url=action,
-            can_update=True,
-        ),
-        status,
-    )
-
-
 def handle_new(prefill: dict[str, Any], action: str) -> ResponseReturnValue:
     """GET shows the form; POST refreshes the choices, or validates and creates."""
     form = new_form(prefill)
-    if request.method == "GET" or "refresh" in request.form:
-        return render_new(form, action)
+    if request.method == "GET" or refresh_requested():
+        return render_new(KIND, form, action)
     if not form.validate_on_submit():
-        return render_new(form, action, 400)
+        return render_new(KIND, form, action, 400)
     db = db_session()
     record = Contract(**{name: form[name].data for name in FIELDS})
     try:
@@ -399,12 +338,8 @@ def handle_new(prefill: dict[str, Any], action: str) -> ResponseReturnValue:
     except IntegrityError:
         db.rollback()
         form.number.errors = [_("A contract with this number exists already.")]
-        return render_new(form, action, 400)
-    flash(_("Created: contract %(number)s.", number=record.number), "success")
-    if not CONTRACT_FORM.reachable(record.id):
-        flash(_("The record is no longer among those you can see."), "info")
-        return redirect(url_for("sales.contracts"), 303)
-    return redirect(url_for("sales.contract", record_id=record.id), 303)
+        return render_new(KIND, form, action, 400)
+    return created(CONTRACT_FORM, record, _("Created: contract %(number)s.", number=record.number))
 
 
 def from_proposal(record: Proposal) -> dict[str, Any]:
@@ -429,7 +364,7 @@ def from_proposal(record: Proposal) -> dict[str, Any]:
 @bp.route("/contracts")
 @require(READ)
 def contracts() -> ResponseReturnValue:
-    return CONTRACTS.render(can_create=has_permission(CREATE))
+    return render_list(KIND, CONTRACTS, can_create=has_permission(CREATE))
 
 
 @bp.route("/contracts/new", methods=["GET", "POST"])
@@ -464,36 +399,44 @@ CONTRACT_FORM.add_routes(bp, "/contracts", update=UPDATE, delete=DELETE)
 # -- the counterparty's purchase history ----------------------------------------------------
 
 
-def _sums(stmt: Any) -> list[tuple[str, Decimal]]:
-    """``(currency, sum)`` rows of a scoped ``select(currency, sum(...))``."""
-    return [(cur, Decimal(total or 0)) for cur, total in db_session().execute(stmt)]
+def purchases(
+    kind: DocumentKind, counterparty_id: int, order_by: Sequence[Any], amount: Any, counted: str
+) -> tuple[list[Any], list[tuple[str, Decimal]]]:
+    """The counterparty's documents of ``kind`` the user reaches, newest first (at most
+    :data:`HISTORY_LIMIT`), and the sums of ``amount`` of those in status ``counted``
+    per currency."""
+    db = db_session()
+    model = kind.model
+    stmt = (
+        select(model)
+        .where(model.counterparty_id == counterparty_id)
+        .order_by(*order_by)
+        .limit(HISTORY_LIMIT)
+    )
+    records = list(db.scalars(scoped(stmt, model, kind.subject)))
+    sums = (
+        select(model.currency, func.sum(amount))
+        .where(model.counterparty_id == counterparty_id, model.status == counted)
+        .group_by(model.currency)
+    )
+    rows = db.execute(scoped(sums, model, kind.subject))
+    return records, [(currency, Decimal(total or 0)) for currency, total in rows]
 
 
 def history_rows(counterparty_id: int) -> dict[str, Any]:
-    """The counterparty's proposals and contracts the user may read, newest first (at
-    most :data:`HISTORY_LIMIT` of each), and the accepted / active totals per currency."""
-    db = db_session()
+    """The counterparty's proposals and contracts the user may read (``None`` for a kind
+    they may not), with the accepted / active totals per currency."""
     found: dict[str, Any] = {"proposals": None, "contracts": None}
     if has_permission(proposals.READ):
-        base = select(Proposal).where(Proposal.counterparty_id == counterparty_id)
-        stmt = base.order_by(Proposal.issued_on.desc(), Proposal.id.desc()).limit(HISTORY_LIMIT)
-        found["proposals"] = list(db.scalars(scope_filter(stmt, PROPOSAL, Proposal.responsible_id)))
-        sums = (
-            select(Proposal.currency, func.sum(Proposal.total))
-            .where(Proposal.counterparty_id == counterparty_id, Proposal.status == "accepted")
-            .group_by(Proposal.currency)
+        order = (Proposal.issued_on.desc(), Proposal.id.desc())
+        found["proposals"], found["accepted"] = purchases(
+            proposals.KIND, counterparty_id, order, Proposal.total, "accepted"
         )
-        found["accepted"] = _sums(scope_filter(sums, PROPOSAL, Proposal.responsible_id))
     if has_permission(READ):
-        base = select(Contract).where(Contract.counterparty_id == counterparty_id)
-        stmt = base.order_by(Contract.id.desc()).limit(HISTORY_LIMIT)
-        found["contracts"] = list(db.scalars(scope_filter(stmt, CONTRACT, Contract.responsible_id)))
-        sums = (
-            select(Contract.currency, func.sum(Contract.amount))
-            .where(Contract.counterparty_id == counterparty_id, Contract.status == "active")
-            .group_by(Contract.currency)
+        order = (Contract.id.desc(),)
+        found["contracts"], found["active"] = purchases(
+            KIND, counterparty_id, order, Contract.amount, "active"
         )
-        found["active"] = _sums(scope_filter(sums, CONTRACT, Contract.responsible_id))
     return found
 
 
@@ -505,43 +448,32 @@ def purchase_history(record_id: int) -> ResponseReturnValue:
     if not (has_permission(proposals.READ) or has_permission(READ)):
         abort(403)
     counterparty = counterparty_or_404(record_id)
-    context = {
+    return counterparty_tab(
+        "sales/contract_history_tab.html",
+        _("Purchase history"),
+        counterparty,
         **history_rows(counterparty.id),
-        "counterparty": counterparty,
-        "card_url": url_for("crm_base.counterparty", record_id=counterparty.id),
-        "proposal_labels": proposals.STATUS_LABELS,
-        "contract_labels": STATUS_LABELS,
-        "money": money_text,
-        "can_create_proposal": has_permission(proposals.CREATE),
-        "can_create_contract": has_permission(CREATE),
-        "tab_title": _("Purchase history"),
-    }
-    if wants_fragment():
-        return render_template("sales/contract_history_tab.html", **context)
-    breadcrumbs = [
-        (_("Counterparties"), url_for("crm_base.counterparties")),
-        (counterparty.name, context["card_url"]),
-        (context["tab_title"], None),
-    ]
-    return render_template("sales/contract_history.html", breadcrumbs=breadcrumbs, **context)
+        proposal_labels=proposals.STATUS_LABELS,
+        contract_labels=STATUS_LABELS,
+        money=money_text,
+        can_create_proposal=has_permission(proposals.CREATE),
+        can_create_contract=has_permission(CREATE),
+    )
 
 
 def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
     """ "Purchase history" on a counterparty's card, with how many documents it shows."""
     if subject != COUNTERPARTY or not reaches_counterparty(subject_id, user):
         return []
-    can_proposals, can_contracts = has_permission(proposals.READ, user), has_permission(READ, user)
-    if not (can_proposals or can_contracts):
+    readable = [kind for kind in (proposals.KIND, KIND) if has_permission(kind.read, user)]
+    if not readable:
         return []
     db = db_session()
     count = 0
-    for allowed, model, scope in (
-        (can_proposals, Proposal, PROPOSAL),
-        (can_contracts, Contract, CONTRACT),
-    ):
-        if allowed:
-            stmt = select(func.count(model.id)).where(model.counterparty_id == int(subject_id))
-            count += db.scalar(scope_filter(stmt, scope, model.responsible_id, user)) or 0
+    for kind in readable:
+        model = kind.model
+        stmt = select(func.count(model.id)).where(model.counterparty_id == int(subject_id))
+        count += db.scalar(scoped(stmt, model, kind.subject, user)) or 0
     url = url_for("sales.purchase_history", record_id=int(subject_id))
     return [CardTab("sales.purchases", _("Purchase history"), url, order=70, count=count or None)]
 
@@ -552,22 +484,18 @@ def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
 def contract_context(record_id: int) -> dict[str, Any]:
     """The printed contract; the record is loaded within the user's scope (404 outside)."""
     record = record_or_404(Contract, record_id, CONTRACT)
-
-    def day(value: date | None) -> str:
-        return value.strftime("%d.%m.%Y") if value else "«___» __________ 20__"
-
     amount = Decimal(record.amount)
     return {
         "title": f"Договір № {record.number}",
-        "variant": variant("contract", record.template),
+        "variant": print_template("contract", record.template),
         "record": record,
         "supplier": party(None),
         "buyer": party(record.counterparty_id),
         "amount": money_text(amount, record.currency),
         "words": amount_in_words_uk(amount) if record.currency == "UAH" else "",
-        "signed": day(record.signed_on),
-        "starts": day(record.starts_on),
-        "ends": day(record.ends_on),
+        "signed": printed_day(record.signed_on, NO_DAY),
+        "starts": printed_day(record.starts_on, NO_DAY),
+        "ends": printed_day(record.ends_on, NO_DAY),
     }
 
 
@@ -620,7 +548,7 @@ def scan_expiring_contracts(
                 _(
                     "Contract %(number)s ends on %(day)s",
                     number=number,
-                    day=ends_on.strftime("%d.%m.%Y"),
+                    day=printed_day(ends_on),
                 ),
                 name,
                 f"/sales/contracts/{cid}",
@@ -657,7 +585,7 @@ def reminders(user: Any, day: date) -> list[Reminder]:
             "sales.contract",
             _("Contract %(number)s ends", number=number),
             ends_on,
-            url=url_for("sales.contract", record_id=cid),
+            url=KIND.card_url(cid),
             key=f"sales.contract.{cid}",
             kind_label=label,
             detail=name,
@@ -679,20 +607,11 @@ def permissions() -> list[PermissionDef]:
 
 
 def menu_items() -> list[MenuItem]:
-    return [menu("contracts", _l("Contracts"), READ, 80)]
+    return [KIND.menu_item(80)]
 
 
 def printable_documents() -> list[PrintableDocument]:
-    return [
-        PrintableDocument(
-            PRINT_NAME,
-            "Договір",
-            CONTRACT,
-            "sales/print/contract.html",
-            contract_context,
-            permission=READ,
-        )
-    ]
+    return [KIND.printable("Договір", contract_context)]
 
 
 def notification_event_types() -> list[NotificationEventType]:
@@ -723,24 +642,22 @@ def scheduled_jobs() -> list[ScheduledJob]:
 
 def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineEntry]:
     """A counterparty's signed contracts the user reaches."""
-    if subject != COUNTERPARTY or not has_permission(READ, user):
-        return []
-    if not 0 < int(subject_id) <= MAX_ID:
-        return []
-    stmt = (
-        select(Contract.id, Contract.number, Contract.signed_on, Contract.amount, Contract.currency)
-        .where(Contract.counterparty_id == int(subject_id), Contract.signed_on.is_not(None))
-        .order_by(Contract.signed_on.desc(), Contract.id.desc())
-        .limit(TIMELINE_LIMIT)
+    rows = counterparty_rows(
+        KIND,
+        subject,
+        subject_id,
+        user,
+        (Contract.id, Contract.number, Contract.signed_on, Contract.amount, Contract.currency),
+        Contract.signed_on.is_not(None),
+        order_by=(Contract.signed_on.desc(), Contract.id.desc()),
     )
-    rows = db_session().execute(scope_filter(stmt, CONTRACT, Contract.responsible_id, user))
     return [
         TimelineEntry(
             datetime.combine(signed_on, NOON),
             "sales.contract_signed",
             _("Contract %(number)s signed", number=number),
             money_text(Decimal(amount), currency),
-            url_for("sales.contract", record_id=cid),
+            KIND.card_url(cid),
         )
         for cid, number, signed_on, amount, currency in rows
     ]
@@ -748,39 +665,12 @@ def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineE
 
 def global_search(user: Any, query: str, limit: int) -> list[SearchResult]:
     """Contracts whose number contains ``query``, within the user's scope."""
-    text = " ".join(query.split())[:100]
-    if not text or not has_permission(READ, user):
-        return []
-    stmt = (
-        select(Contract.id, Contract.number, Counterparty.name)
-        .join(Counterparty, Counterparty.id == Contract.counterparty_id)
-        .where(func.lower(Contract.number).like(f"%{escape_like(text.lower())}%", escape="\\"))
-        .order_by(Contract.number.desc())
-        .limit(limit)
-    )
-    rows = db_session().execute(scope_filter(stmt, CONTRACT, Contract.responsible_id, user))
-    return [
-        SearchResult(
-            CONTRACT,
-            _("Contract %(number)s", number=number),
-            url_for("sales.contract", record_id=cid),
-            snippet=name,
-        )
-        for cid, number, name in rows
-    ]
+    return search_by_number(KIND, user, query, limit)
 
 
 def merge_records(subject: str, source_id: int, target_id: int, session: Any) -> int:
     """Contracts of a merged duplicate counterparty follow the one kept."""
-    if subject != COUNTERPARTY:
-        return 0
-    moved = session.execute(
-        update(Contract)
-        .where(Contract.counterparty_id == source_id)
-        .values(counterparty_id=target_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(moved.rowcount or 0)
+    return repoint(session, {COUNTERPARTY: Contract.counterparty_id}, subject, source_id, target_id)
 
 
-__all__ = ["CONTRACTS", "CONTRACT_FORM", "scan_expiring_contracts"]
+__all__ = ["CONTRACTS", "CONTRACT_FORM", "KIND", "scan_expiring_contracts"]

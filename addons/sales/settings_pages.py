@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -33,9 +34,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from addons.crm_base.contacts import clean_text
-from addons.crm_base.notes import posted_ok
 from addons.sales.funnel import CURRENCIES, STAGE_STEP, pipeline_stages
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage
+from addons.sales.shared import posted_or_400
 from addons.sales.views import bp, menu
 from core.hooktypes import MenuItem, PermissionDef
 from core.security import require
@@ -43,6 +44,8 @@ from core.ui.formview import MAX_ID
 from core.web import db_session
 
 ADMIN = "sales.pipeline.update"
+PIPELINES = "sales.config_pipelines"  # the pages to go back to
+REASONS = "sales.config_lost_reasons"
 Errors = Mapping[str, list[str]]
 Typed = Mapping[str, Mapping[str, Any]]
 
@@ -75,16 +78,19 @@ def _or_404(model: type[Any], record_id: int) -> Any:
     return record
 
 
-def _posted(form_class: type[NameForm]) -> tuple[NameForm, list[str]]:
-    """The posted form and its error messages (empty when valid)."""
-    form = form_class()
-    if form.validate_on_submit():
-        return form, []
-    return form, [str(e) for errors in form.errors.values() for e in errors]
+@dataclass
+class Posted:
+    """A posted row form of a configuration page (``key`` names the row there)."""
 
+    key: str
+    form: NameForm
+    errors: list[str]
+    page: Callable[[Errors, Typed], Any]
 
-def _typed(form: NameForm) -> dict[str, Any]:
-    return {f.name: f.data for f in form if f.name != "csrf_token"}
+    def refused(self, *messages: str) -> Any:
+        """The page again, saying why next to the row and keeping what was typed."""
+        typed = {f.name: f.data for f in self.form if f.name != "csrf_token"}
+        return self.page({self.key: list(messages) or self.errors}, {self.key: typed})
 
 
 def _taken(model: Any, name: str, but: int | None, *where: Any) -> bool:
@@ -95,22 +101,57 @@ def _taken(model: Any, name: str, but: int | None, *where: Any) -> bool:
     return db_session().scalar(stmt.limit(1)) is not None
 
 
+def _posted(
+    form_class: type[NameForm],
+    key: str,
+    page: Callable[[Errors, Typed], Any],
+    model: Any,
+    record: Any,
+    taken: str,
+    *where: Any,
+) -> Posted:
+    """The posted form for ``record`` (``None``: a new row of ``model``) with its errors:
+    the form's, else ``taken`` when another row (among ``where``) has the name."""
+    form = form_class()
+    errors: list[str] = []
+    if not form.validate_on_submit():
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+    elif _taken(model, form.name.data, record.id if record else None, *where):
+        errors = [taken]
+    return Posted(key, form, errors, page)
+
+
+def _saved(back: str) -> ResponseReturnValue:
+    """Commit and go back to the ``back`` page with "Saved."."""
+    db_session().commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for(back), 303)
+
+
 def _commit_or(refused: Callable[[], ResponseReturnValue], back: str) -> ResponseReturnValue:
     """Commit and go back with "Saved.", or (a unique name taken meanwhile) refuse."""
-    db = db_session()
     try:
-        db.commit()
+        return _saved(back)
     except IntegrityError:
-        db.rollback()
+        db_session().rollback()
         return refused()
-    flash(_("Saved."), "success")
+
+
+def _deleted(record: Any, back: str) -> ResponseReturnValue:
+    """Delete ``record`` (a pipeline, a stage, a lost reason) and go back saying so."""
+    name = record.name
+    db = db_session()
+    db.delete(record)
+    db.commit()
+    flash(_("Deleted: %(title)s.", title=name), "success")
     return redirect(url_for(back), 303)
 
 
 def _way() -> str:
     """The posted direction of a move, or 400."""
+    posted_or_400()
     way = request.form.get("way", "")
-    if way not in ("up", "down") or not posted_ok():
+    if way not in ("up", "down"):
         abort(400)
     return way
 
@@ -174,20 +215,17 @@ def _pipelines_page(errors: Errors | None = None, typed: Typed | None = None) ->
 
 
 def _save_pipeline(key: str, pipeline: Pipeline | None) -> ResponseReturnValue:
-    form, errors = _posted(PipelineForm)
-    typed = {key: _typed(form)}
-    if errors:
-        return _pipelines_page({key: errors}, typed)
     taken = _("A pipeline with this name already exists.")
-    if _taken(Pipeline, form.name.data, pipeline.id if pipeline else None):
-        return _pipelines_page({key: [taken]}, typed)
+    posted = _posted(PipelineForm, key, _pipelines_page, Pipeline, pipeline, taken)
+    if posted.errors:
+        return posted.refused()
     db = db_session()
     if pipeline is None:
         last = db.scalar(select(func.max(Pipeline.sort))) or 0
         pipeline = Pipeline(sort=last + STAGE_STEP)
         db.add(pipeline)
-    pipeline.name, pipeline.currency = form.name.data, form.currency.data
-    return _commit_or(lambda: _pipelines_page({key: [taken]}, typed), "sales.config_pipelines")
+    pipeline.name, pipeline.currency = posted.form.name.data, posted.form.currency.data
+    return _commit_or(lambda: posted.refused(taken), PIPELINES)
 
 
 @bp.get("/config/pipelines")
@@ -220,7 +258,16 @@ def config_pipeline_move(pipeline_id: int) -> ResponseReturnValue:
     db = db_session()
     reorder(db.scalars(select(Pipeline).order_by(Pipeline.sort, Pipeline.id)).all(), pipeline, way)
     db.commit()
-    return redirect(url_for("sales.config_pipelines"), 303)
+    return redirect(url_for(PIPELINES), 303)
+
+
+def _last_active(pipeline: Pipeline) -> bool:
+    """Whether ``pipeline`` is the only active one (flashing why it must stay so)."""
+    others = select(Pipeline.id).where(Pipeline.active.is_(True), Pipeline.id != pipeline.id)
+    if pipeline.active and db_session().scalar(others.limit(1)) is None:
+        flash(_("At least one pipeline must stay active."), "danger")
+        return True
+    return False
 
 
 @bp.post("/config/pipelines/<int:pipeline_id>/active")
@@ -228,63 +275,44 @@ def config_pipeline_move(pipeline_id: int) -> ResponseReturnValue:
 def config_pipeline_toggle(pipeline_id: int) -> ResponseReturnValue:
     """An inactive pipeline is no longer offered for new deals; its deals stay."""
     pipeline = _or_404(Pipeline, pipeline_id)
-    if not posted_ok():
-        abort(400)
-    db = db_session()
-    others = select(Pipeline.id).where(Pipeline.active.is_(True), Pipeline.id != pipeline.id)
-    if pipeline.active and db.scalar(others.limit(1)) is None:
-        flash(_("At least one pipeline must stay active."), "danger")
-        return redirect(url_for("sales.config_pipelines"), 303)
+    posted_or_400()
+    if _last_active(pipeline):
+        return redirect(url_for(PIPELINES), 303)
     pipeline.active = not pipeline.active
-    db.commit()
-    flash(_("Saved."), "success")
-    return redirect(url_for("sales.config_pipelines"), 303)
+    return _saved(PIPELINES)
 
 
 @bp.post("/config/pipelines/<int:pipeline_id>/delete")
 @require(ADMIN)
 def config_pipeline_delete(pipeline_id: int) -> ResponseReturnValue:
     pipeline = _or_404(Pipeline, pipeline_id)
-    if not posted_ok():
-        abort(400)
-    db = db_session()
-    back = redirect(url_for("sales.config_pipelines"), 303)
+    posted_or_400()
     used = select(Opportunity.id).where(Opportunity.pipeline_id == pipeline.id).limit(1)
-    if db.scalar(used) is not None:
+    if db_session().scalar(used) is not None:
         message = _(
             "%(name)s has deals and cannot be deleted; make it inactive instead.",
             name=pipeline.name,
         )
         flash(message, "danger")
-        return back
-    others = select(Pipeline.id).where(Pipeline.active.is_(True), Pipeline.id != pipeline.id)
-    if pipeline.active and db.scalar(others.limit(1)) is None:
-        flash(_("At least one pipeline must stay active."), "danger")
-        return back
-    name = pipeline.name
-    db.delete(pipeline)  # its stages go with it (ON DELETE CASCADE)
-    db.commit()
-    flash(_("Deleted: %(title)s.", title=name), "success")
-    return back
+        return redirect(url_for(PIPELINES), 303)
+    if _last_active(pipeline):
+        return redirect(url_for(PIPELINES), 303)
+    return _deleted(pipeline, PIPELINES)  # its stages go with it (ON DELETE CASCADE)
 
 
 def _save_stage(key: str, pipeline_id: int, stage: PipelineStage | None) -> ResponseReturnValue:
-    form, errors = _posted(StageForm)
-    typed = {key: _typed(form)}
-    if errors:
-        return _pipelines_page({key: errors}, typed)
     own = PipelineStage.pipeline_id == pipeline_id
-    if _taken(PipelineStage, form.name.data, stage.id if stage else None, own):
-        return _pipelines_page({key: [_("The pipeline already has such a stage.")]}, typed)
+    taken = _("The pipeline already has such a stage.")
+    posted = _posted(StageForm, key, _pipelines_page, PipelineStage, stage, taken, own)
+    if posted.errors:
+        return posted.refused()
     db = db_session()
     if stage is None:
         last = db.scalar(select(func.max(PipelineStage.sort)).where(own)) or 0
         stage = PipelineStage(pipeline_id=pipeline_id, sort=last + STAGE_STEP)
         db.add(stage)
-    stage.name, stage.probability = form.name.data, form.probability.data
-    db.commit()
-    flash(_("Saved."), "success")
-    return redirect(url_for("sales.config_pipelines"), 303)
+    stage.name, stage.probability = posted.form.name.data, posted.form.probability.data
+    return _saved(PIPELINES)
 
 
 @bp.post("/config/pipelines/<int:pipeline_id>/stages")
@@ -313,17 +341,16 @@ def config_stage_move(stage_id: int) -> ResponseReturnValue:
     changed = reorder(pipeline_stages(db, stage.pipeline_id), stage, way)
     _carry_reached(stage.pipeline_id, changed)
     db.commit()
-    return redirect(url_for("sales.config_pipelines"), 303)
+    return redirect(url_for(PIPELINES), 303)
 
 
 @bp.post("/config/stages/<int:stage_id>/delete")
 @require(ADMIN)
 def config_stage_delete(stage_id: int) -> ResponseReturnValue:
     stage = _or_404(PipelineStage, stage_id)
-    if not posted_ok():
-        abort(400)
+    posted_or_400()
     db = db_session()
-    back = redirect(url_for("sales.config_pipelines"), 303)
+    back = redirect(url_for(PIPELINES), 303)
     used = select(func.count()).select_from(Opportunity).where(Opportunity.stage_id == stage.id)
     count = db.scalar(used) or 0
     if count:
@@ -338,11 +365,7 @@ def config_stage_delete(stage_id: int) -> ResponseReturnValue:
     if len(pipeline_stages(db, stage.pipeline_id)) == 1:
         flash(_("A pipeline needs at least one stage."), "danger")
         return back
-    name = stage.name
-    db.delete(stage)
-    db.commit()
-    flash(_("Deleted: %(title)s.", title=name), "success")
-    return back
+    return _deleted(stage, PIPELINES)
 
 
 # -- lost reasons --------------------------------------------------------------------------
@@ -368,18 +391,15 @@ def _reasons_page(errors: Errors | None = None, typed: Typed | None = None) -> A
 
 
 def _save_reason(key: str, reason: LostReason | None) -> ResponseReturnValue:
-    form, errors = _posted(NameForm)
-    typed = {key: _typed(form)}
-    if errors:
-        return _reasons_page({key: errors}, typed)
     taken = _("Such a reason already exists.")
-    if _taken(LostReason, form.name.data, reason.id if reason else None):
-        return _reasons_page({key: [taken]}, typed)
+    posted = _posted(NameForm, key, _reasons_page, LostReason, reason, taken)
+    if posted.errors:
+        return posted.refused()
     if reason is None:
         reason = LostReason()
         db_session().add(reason)
-    reason.name = form.name.data
-    return _commit_or(lambda: _reasons_page({key: [taken]}, typed), "sales.config_lost_reasons")
+    reason.name = posted.form.name.data
+    return _commit_or(lambda: posted.refused(taken), REASONS)
 
 
 @bp.get("/config/lost-reasons")
@@ -407,34 +427,25 @@ def config_lost_reason_update(reason_id: int) -> ResponseReturnValue:
 def config_lost_reason_toggle(reason_id: int) -> ResponseReturnValue:
     """An inactive reason is no longer offered; deals that name it keep it."""
     reason = _or_404(LostReason, reason_id)
-    if not posted_ok():
-        abort(400)
+    posted_or_400()
     reason.active = not reason.active
-    db_session().commit()
-    flash(_("Saved."), "success")
-    return redirect(url_for("sales.config_lost_reasons"), 303)
+    return _saved(REASONS)
 
 
 @bp.post("/config/lost-reasons/<int:reason_id>/delete")
 @require(ADMIN)
 def config_lost_reason_delete(reason_id: int) -> ResponseReturnValue:
     reason = _or_404(LostReason, reason_id)
-    if not posted_ok():
-        abort(400)
-    db = db_session()
+    posted_or_400()
     used = select(Opportunity.id).where(Opportunity.lost_reason_id == reason.id).limit(1)
-    if db.scalar(used) is not None:
-        message = _(
-            "%(name)s is the reason of lost deals and cannot be deleted; make it inactive instead.",
-            name=reason.name,
-        )
-        flash(message, "danger")
-    else:
-        name = reason.name
-        db.delete(reason)
-        db.commit()
-        flash(_("Deleted: %(title)s.", title=name), "success")
-    return redirect(url_for("sales.config_lost_reasons"), 303)
+    if db_session().scalar(used) is None:
+        return _deleted(reason, REASONS)
+    message = _(
+        "%(name)s is the reason of lost deals and cannot be deleted; make it inactive instead.",
+        name=reason.name,
+    )
+    flash(message, "danger")
+    return redirect(url_for(REASONS), 303)
 
 
 # -- hooks -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -46,6 +46,7 @@ from addons.crm_base.notes import (
     reaches_counterparty,
     wants_fragment,
 )
+from addons.sales.documents.amounts import MAX_AMOUNT, typed_decimal
 from addons.sales.models import (
     Campaign,
     Contact,
@@ -65,7 +66,6 @@ from core.web import db_session
 ADMIN = "sales.source.update"
 CARD_READ = "crm_base.counterparty.read"
 CARD_UPDATE = "crm_base.counterparty.update"
-MAX_AMOUNT = Decimal("99999999999999.99")  # Numeric(16, 2)
 MAX_SORT = 1_000_000
 COSTS_PAGE = 50
 FIRST_YEAR, LAST_YEAR = 2000, 2999
@@ -136,20 +136,14 @@ class SourceForm(FlaskForm):
 
 class AmountField(DecimalField):
     """A sum of money as people type it: ``1 200,50`` or ``1200.50``; only finite numbers
-    (``Decimal("NaN")`` would make any comparison raise)."""
+    (:func:`addons.sales.documents.typed_decimal`)."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:
             return
-        text = str(valuelist[0]).replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        try:
-            value = Decimal(text)
-        except (InvalidOperation, ValueError):
-            value = None
-        if value is None or not value.is_finite():
-            self.data = None
+        self.data = typed_decimal(str(valuelist[0]))
+        if self.data is None:
             raise ValueError(self.gettext("Not a valid amount."))
-        self.data = value
 
 
 def plausible_day(form: FlaskForm, day: DateField) -> None:

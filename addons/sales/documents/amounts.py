@@ -1,0 +1,49 @@
+"""Money in sales documents: typed the Ukrainian way (``1 200,50``), printed as a
+Ukrainian document prints it (``1 200,00 грн``), shown in lists in the reader's language."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import format_decimal as babel_decimal
+from flask_babel import format_decimal
+
+from core.money import format_uah, to_kopecks
+
+#: The largest amount a ``Numeric(16, 2)`` column holds (PostgreSQL refuses more).
+MAX_AMOUNT = Decimal("99999999999999.99")
+
+
+def bare_number(text: str) -> str:
+    """What was typed, without the spaces of ``1 200,50`` and with a decimal point."""
+    return text.replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
+
+
+def typed_decimal(text: str) -> Decimal | None:
+    """A number as people type it (:func:`bare_number`), ``None`` unless it is a finite
+    number (``Decimal("NaN")`` would make any comparison raise)."""
+    try:
+        value = Decimal(bare_number(text))
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def plain_number(value: Decimal) -> str:
+    """``Decimal("2.500")`` → ``"2.5"``, ``Decimal("100")`` → ``"100"`` (never ``1E+2``)."""
+    return format(value.normalize(), "f")
+
+
+def money_text(value: Decimal, currency: str) -> str:
+    """An amount as a Ukrainian document prints it: ``1 200,00 грн``, else with the code
+    (``1 200,00 USD``)."""
+    if currency == "UAH":
+        return format_uah(value, "uk")
+    number = babel_decimal(to_kopecks(value), format="#,##0.00", locale="uk")
+    return f"{number}\u00a0{currency}"
+
+
+def amount_cell(value: Any) -> str:
+    """An amount in a list, in the reader's language."""
+    return "" if value is None else format_decimal(value, format="#,##0.00")
