@@ -15,7 +15,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("uk",)
-KEYWORDS = ["-k", "_l", "-k", "lazy_gettext", "-k", "ngettext:1,2", "-k", "lazy_ngettext:1,2"]
+KEYWORDS = [
+    *("-k", "_l", "-k", "lazy_gettext", "-k", "ngettext:1,2", "-k", "lazy_ngettext:1,2"),
+    *("-k", "pgettext:1c,2", "-k", "lazy_pgettext:1c,2"),
+]
 
 
 def packages() -> list[Path]:

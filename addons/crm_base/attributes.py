@@ -37,6 +37,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
@@ -83,7 +84,7 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "on", "так", "т", "+"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "off", "ні", "н", "-"})
 TYPE_LABELS: dict[str, Any] = {
     "text": _l("Text"),
-    "number": _l("Number"),
+    "number": lazy_pgettext("attribute type", "Number"),
     "date": _l("Date"),
     "bool": _l("Yes / no"),
     "choice": _l("Choice from a list"),

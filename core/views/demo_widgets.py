@@ -21,6 +21,7 @@ from typing import Any
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -236,7 +237,7 @@ def demo_charts() -> list[tuple[str, dict[str, Any]]]:
                 "bar",
                 months,
                 [
-                    {"label": _("Plan"), "data": [120, 130, 150, 160, 170, 180]},
+                    {"label": pgettext("chart", "Plan"), "data": [120, 130, 150, 160, 170, 180]},
                     {"label": _("Fact"), "data": [110, 142, 138, 171, 165, 190]},
                 ],
             ),
