@@ -407,7 +407,8 @@ def mailing_list_rename(list_id: int) -> ResponseReturnValue:
         for error in form.name.errors or [
             _("The form has expired. Reload the page and try again.")
         ]:
-            flash(f"{_('Name')}: {error}" if form.name.errors else error, "danger")
+            label = _("Name")
+            flash(f"{label}: {error}" if form.name.errors else error, "danger")
         return redirect(url_for("crm_base.mailing_list", list_id=row.id), 303)
     row.name = form.name.data
     db_session().commit()
