@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from flask import abort, flash, has_app_context, redirect, render_template, request, url_for
+from flask import abort, flash, has_app_context, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -38,6 +38,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.mailing import mailing_list_members
 from addons.crm_base.models import MailingList
+from addons.sales.shared import optional_id, requested_id
 from addons.sales.telemarketing import list_choices
 from addons.sales.views import bp, menu
 from core import audit
@@ -73,13 +74,9 @@ def menu_items() -> list[MenuItem]:
 # -- the form ---------------------------------------------------------------------------
 
 
-def _optional_id(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
-
-
 class MailForm(FlaskForm):
     mailing_list_id = SelectField(
-        _l("Mailing list"), coerce=_optional_id, validators=[DataRequired()]
+        _l("Mailing list"), coerce=optional_id, validators=[DataRequired()]
     )
     subject = StringField(
         _l("Subject"), filters=[clean_text], validators=[DataRequired(), Length(max=300)]
@@ -144,9 +141,8 @@ def queue_mail(
 
 def _preselected(form: MailForm) -> int | None:
     """``?list=<id>`` (a link from a mailing list) chooses that list, if it is a choice."""
-    wanted = request.args.get("list", "")
-    ids = {choice.value for choice in form.mailing_list_id.choices}
-    return int(wanted) if wanted.isdigit() and int(wanted) in ids else None
+    wanted = requested_id("list")
+    return wanted if wanted in {choice.value for choice in form.mailing_list_id.choices} else None
 
 
 def _page(form: MailForm, status: int = 200) -> ResponseReturnValue:

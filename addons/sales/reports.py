@@ -49,6 +49,7 @@ from addons.sales.models import (
     Source,
     SourceCost,
 )
+from addons.sales.shared import optional_id
 from addons.sales.sources import plausible_day
 from addons.sales.views import active_users, bp, menu, scoped
 from core import audit
@@ -107,10 +108,6 @@ class Period:
         return day_column.between(self.start, self.end)
 
 
-def _optional_id(value: Any) -> int | None:
-    return None if value in (None, "", "None") else int(value)
-
-
 class ReportFilter(FlaskForm):
     """The GET filter both reports share (no CSRF: it changes nothing)."""
 
@@ -119,7 +116,7 @@ class ReportFilter(FlaskForm):
 
     date_from = DateField(_l("Created from"), validators=[Optional(), plausible_day])
     date_to = DateField(_l("Created to"), validators=[Optional(), plausible_day])
-    manager = SelectField(_l("Manager"), coerce=_optional_id, validate_choice=True)
+    manager = SelectField(_l("Manager"), coerce=optional_id, validate_choice=True)
 
     def validate_date_to(self, field: DateField) -> None:
         if field.data and self.date_from.data and self.date_from.data > field.data:
@@ -139,7 +136,7 @@ class ReportFilter(FlaskForm):
 
 
 class FunnelFilter(ReportFilter):
-    pipeline = SelectField(_l("Pipeline"), coerce=_optional_id, validate_choice=True)
+    pipeline = SelectField(_l("Pipeline"), coerce=optional_id, validate_choice=True)
 
 
 def _filter_form(form_class: type[ReportFilter]) -> tuple[ReportFilter, bool]:

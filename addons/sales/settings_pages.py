@@ -29,18 +29,16 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
-from wtforms import IntegerField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
+from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from addons.crm_base.contacts import clean_text
-from addons.sales.funnel import CURRENCIES, STAGE_STEP, pipeline_stages
+from addons.sales.funnel import STAGE_STEP, pipeline_stages
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage
-from addons.sales.shared import posted_or_400
+from addons.sales.shared import CURRENCIES, currency_field, posted_or_400, row_or_404
 from addons.sales.views import bp, menu
 from core.hooktypes import MenuItem, PermissionDef
 from core.security import require
-from core.ui.formview import MAX_ID
 from core.web import db_session
 
 ADMIN = "sales.pipeline.update"
@@ -57,9 +55,7 @@ class NameForm(FlaskForm):
 
 
 class PipelineForm(NameForm):
-    currency = SelectField(
-        _l("Currency"), choices=[SelectChoice(c, c) for c in CURRENCIES], default="UAH"
-    )
+    currency = currency_field()
 
 
 class StageForm(NameForm):
@@ -69,13 +65,6 @@ class StageForm(NameForm):
 
 
 # -- shared helpers ------------------------------------------------------------------------
-
-
-def _or_404(model: type[Any], record_id: int) -> Any:
-    record = db_session().get(model, record_id) if 0 < record_id <= MAX_ID else None
-    if record is None:
-        abort(404)
-    return record
 
 
 @dataclass
@@ -245,7 +234,7 @@ def config_pipeline_create() -> ResponseReturnValue:
 @bp.post("/config/pipelines/<int:pipeline_id>")
 @require(ADMIN)
 def config_pipeline_update(pipeline_id: int) -> ResponseReturnValue:
-    pipeline = _or_404(Pipeline, pipeline_id)
+    pipeline = row_or_404(Pipeline, pipeline_id)
     return _save_pipeline(f"pipeline-{pipeline.id}", pipeline)
 
 
@@ -253,7 +242,7 @@ def config_pipeline_update(pipeline_id: int) -> ResponseReturnValue:
 @require(ADMIN)
 def config_pipeline_move(pipeline_id: int) -> ResponseReturnValue:
     """One place up or down: the first active pipeline is the default one."""
-    pipeline = _or_404(Pipeline, pipeline_id)
+    pipeline = row_or_404(Pipeline, pipeline_id)
     way = _way()
     db = db_session()
     reorder(db.scalars(select(Pipeline).order_by(Pipeline.sort, Pipeline.id)).all(), pipeline, way)
@@ -274,7 +263,7 @@ def _last_active(pipeline: Pipeline) -> bool:
 @require(ADMIN)
 def config_pipeline_toggle(pipeline_id: int) -> ResponseReturnValue:
     """An inactive pipeline is no longer offered for new deals; its deals stay."""
-    pipeline = _or_404(Pipeline, pipeline_id)
+    pipeline = row_or_404(Pipeline, pipeline_id)
     posted_or_400()
     if _last_active(pipeline):
         return redirect(url_for(PIPELINES), 303)
@@ -285,7 +274,7 @@ def config_pipeline_toggle(pipeline_id: int) -> ResponseReturnValue:
 @bp.post("/config/pipelines/<int:pipeline_id>/delete")
 @require(ADMIN)
 def config_pipeline_delete(pipeline_id: int) -> ResponseReturnValue:
-    pipeline = _or_404(Pipeline, pipeline_id)
+    pipeline = row_or_404(Pipeline, pipeline_id)
     posted_or_400()
     used = select(Opportunity.id).where(Opportunity.pipeline_id == pipeline.id).limit(1)
     if db_session().scalar(used) is not None:
@@ -319,7 +308,7 @@ def _save_stage(key: str, pipeline_id: int, stage: PipelineStage | None) -> Resp
 @require(ADMIN)
 def config_stage_create(pipeline_id: int) -> ResponseReturnValue:
     """A new stage, last in the pipeline."""
-    pipeline = _or_404(Pipeline, pipeline_id)
+    pipeline = row_or_404(Pipeline, pipeline_id)
     return _save_stage(f"stage-new-{pipeline.id}", pipeline.id, None)
 
 
@@ -327,7 +316,7 @@ def config_stage_create(pipeline_id: int) -> ResponseReturnValue:
 @require(ADMIN)
 def config_stage_update(stage_id: int) -> ResponseReturnValue:
     """Rename a stage or change its default probability (deals keep theirs)."""
-    stage = _or_404(PipelineStage, stage_id)
+    stage = row_or_404(PipelineStage, stage_id)
     return _save_stage(f"stage-{stage.id}", stage.pipeline_id, stage)
 
 
@@ -335,7 +324,7 @@ def config_stage_update(stage_id: int) -> ResponseReturnValue:
 @require(ADMIN)
 def config_stage_move(stage_id: int) -> ResponseReturnValue:
     """One place up or down; deals' furthest stage follows (see the module docstring)."""
-    stage = _or_404(PipelineStage, stage_id)
+    stage = row_or_404(PipelineStage, stage_id)
     way = _way()
     db = db_session()
     changed = reorder(pipeline_stages(db, stage.pipeline_id), stage, way)
@@ -347,7 +336,7 @@ def config_stage_move(stage_id: int) -> ResponseReturnValue:
 @bp.post("/config/stages/<int:stage_id>/delete")
 @require(ADMIN)
 def config_stage_delete(stage_id: int) -> ResponseReturnValue:
-    stage = _or_404(PipelineStage, stage_id)
+    stage = row_or_404(PipelineStage, stage_id)
     posted_or_400()
     db = db_session()
     back = redirect(url_for(PIPELINES), 303)
@@ -418,7 +407,7 @@ def config_lost_reason_create() -> ResponseReturnValue:
 @bp.post("/config/lost-reasons/<int:reason_id>")
 @require(ADMIN)
 def config_lost_reason_update(reason_id: int) -> ResponseReturnValue:
-    reason = _or_404(LostReason, reason_id)
+    reason = row_or_404(LostReason, reason_id)
     return _save_reason(f"reason-{reason.id}", reason)
 
 
@@ -426,7 +415,7 @@ def config_lost_reason_update(reason_id: int) -> ResponseReturnValue:
 @require(ADMIN)
 def config_lost_reason_toggle(reason_id: int) -> ResponseReturnValue:
     """An inactive reason is no longer offered; deals that name it keep it."""
-    reason = _or_404(LostReason, reason_id)
+    reason = row_or_404(LostReason, reason_id)
     posted_or_400()
     reason.active = not reason.active
     return _saved(REASONS)
@@ -435,7 +424,7 @@ def config_lost_reason_toggle(reason_id: int) -> ResponseReturnValue:
 @bp.post("/config/lost-reasons/<int:reason_id>/delete")
 @require(ADMIN)
 def config_lost_reason_delete(reason_id: int) -> ResponseReturnValue:
-    reason = _or_404(LostReason, reason_id)
+    reason = row_or_404(LostReason, reason_id)
     posted_or_400()
     used = select(Opportunity.id).where(Opportunity.lost_reason_id == reason.id).limit(1)
     if db_session().scalar(used) is None:

@@ -28,7 +28,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -40,13 +40,7 @@ from wtforms.validators import (
 
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
-from addons.crm_base.notes import (
-    counterparty_or_404,
-    posted_ok,
-    reaches_counterparty,
-    wants_fragment,
-)
-from addons.sales.documents.amounts import MAX_AMOUNT, typed_decimal
+from addons.crm_base.notes import counterparty_or_404, posted_ok, reaches_counterparty
 from addons.sales.models import (
     Campaign,
     Contact,
@@ -55,16 +49,23 @@ from addons.sales.models import (
     Source,
     SourceCost,
 )
+from addons.sales.shared import (
+    COUNTERPARTY_READ,
+    MAX_AMOUNT,
+    AmountField,
+    counterparty_tab,
+    id_or_none,
+    optional_id,
+    row_or_404,
+)
 from addons.sales.views import bp, menu
 from core.db import utcnow
 from core.hooktypes import CardTab, MenuItem, PermissionDef
 from core.money import to_kopecks
 from core.security import has_permission, require
-from core.ui.formview import MAX_ID
 from core.web import db_session
 
 ADMIN = "sales.source.update"
-CARD_READ = "crm_base.counterparty.read"
 CARD_UPDATE = "crm_base.counterparty.update"
 MAX_SORT = 1_000_000
 COSTS_PAGE = 50
@@ -134,18 +135,6 @@ class SourceForm(FlaskForm):
     active = BooleanField(_l("Active"))
 
 
-class AmountField(DecimalField):
-    """A sum of money as people type it: ``1 200,50`` or ``1200.50``; only finite numbers
-    (:func:`addons.sales.documents.typed_decimal`)."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if not valuelist:
-            return
-        self.data = typed_decimal(str(valuelist[0]))
-        if self.data is None:
-            raise ValueError(self.gettext("Not a valid amount."))
-
-
 def plausible_day(form: FlaskForm, day: DateField) -> None:
     """A date field's validator: a year outside 2000–2999 is a typo (and year 1 would
     overflow when shifted to UTC)."""
@@ -163,12 +152,8 @@ class CostForm(FlaskForm):
     note = StringField(_l("Note"), filters=[clean_text], validators=[Length(max=300)])
 
 
-def _optional_id(value: Any) -> int | None:
-    return None if value in (None, "", "None") else int(value)
-
-
 class CounterpartySourceForm(FlaskForm):
-    source_id = SelectField(_l("Lead source"), coerce=_optional_id)
+    source_id = SelectField(_l("Lead source"), coerce=optional_id)
 
 
 # -- the sources page -----------------------------------------------------------------
@@ -215,13 +200,6 @@ def _sources_page(
         breadcrumbs=[(_("Lead sources"), None)],
     )
     return body, status
-
-
-def _source_or_404(source_id: int) -> Source:
-    record = db_session().get(Source, source_id) if 0 < source_id <= MAX_ID else None
-    if record is None:
-        abort(404)
-    return record
 
 
 def _name_taken(name: str, but: int | None) -> bool:
@@ -276,7 +254,7 @@ def source_create() -> ResponseReturnValue:
 @bp.post("/sources/<int:source_id>")
 @require(ADMIN)
 def source_save(source_id: int) -> ResponseReturnValue:
-    source = _source_or_404(source_id)
+    source = row_or_404(Source, source_id)
     return _save_source(f"source-{source.id}", source)
 
 
@@ -284,7 +262,7 @@ def source_save(source_id: int) -> ResponseReturnValue:
 @require(ADMIN)
 def source_delete(source_id: int) -> ResponseReturnValue:
     """Delete an unused source; one in use is made inactive instead, and the user is told."""
-    source = _source_or_404(source_id)
+    source = row_or_404(Source, source_id)
     if not posted_ok():
         abort(400)
     db = db_session()
@@ -313,12 +291,12 @@ def source_delete(source_id: int) -> ResponseReturnValue:
 
 def _costs_after() -> tuple[date, int] | None:
     """The keyset position ``?after=<date>.<id>`` of the costs page (newest first)."""
-    day, _sep, cost_id = request.args.get("after", "").partition(".")
+    day, _sep, raw_id = request.args.get("after", "").partition(".")
+    cost_id = id_or_none(raw_id)
     try:
-        position = (date.fromisoformat(day), int(cost_id))
+        return (date.fromisoformat(day), cost_id) if cost_id is not None else None
     except ValueError:
         return None
-    return position if 0 < position[1] <= MAX_ID else None
 
 
 def _costs_page(source: Source, form: CostForm | None = None, status: int = 200) -> Any:
@@ -361,13 +339,13 @@ def _costs_page(source: Source, form: CostForm | None = None, status: int = 200)
 @require(ADMIN)
 def source_costs(source_id: int) -> ResponseReturnValue:
     """What was spent on a source, newest first, with the form to add a cost."""
-    return _costs_page(_source_or_404(source_id))
+    return _costs_page(row_or_404(Source, source_id))
 
 
 @bp.post("/sources/<int:source_id>/costs")
 @require(ADMIN)
 def source_cost_add(source_id: int) -> ResponseReturnValue:
-    source = _source_or_404(source_id)
+    source = row_or_404(Source, source_id)
     form = CostForm()
     if not form.validate_on_submit():
         return _costs_page(source, form, 400)
@@ -389,9 +367,7 @@ def source_cost_add(source_id: int) -> ResponseReturnValue:
 @require(ADMIN)
 def source_cost_delete(cost_id: int) -> ResponseReturnValue:
     db = db_session()
-    cost = db.get(SourceCost, cost_id) if 0 < cost_id <= MAX_ID else None
-    if cost is None:
-        abort(404)
+    cost = row_or_404(SourceCost, cost_id)
     if not posted_ok():
         abort(400)
     source_id = cost.source_id
@@ -405,31 +381,24 @@ def source_cost_delete(cost_id: int) -> ResponseReturnValue:
 
 
 def _tab(counterparty: Any, form: CounterpartySourceForm | None = None, status: int = 200) -> Any:
-    """The tab's fragment for the card's htmx load, else a page of its own around it."""
+    """The tab (:func:`addons.sales.shared.counterparty_tab`): the source and since when,
+    and the form to change it."""
     db = db_session()
     current = db.get(CounterpartySource, counterparty.id)
-    source = db.get(Source, current.source_id) if current else None
+    kept = current.source_id if current else None
     if form is None:
-        form = CounterpartySourceForm(
-            formdata=None, source_id=current.source_id if current else None
-        )
-    _fill_choices(form, current.source_id if current else None)
-    context = {
-        "counterparty": counterparty,
-        "current": current,
-        "source": source,
-        "form": form,
-        "can_update": has_permission(CARD_UPDATE),
-        "card_url": url_for("crm_base.counterparty", record_id=counterparty.id),
-    }
-    if wants_fragment() and status == 200:
-        return render_template("sales/source_tab.html", **context)
-    breadcrumbs = [
-        (_("Counterparties"), url_for("crm_base.counterparties")),
-        (counterparty.name, context["card_url"]),
-        (_("Lead source"), None),
-    ]
-    return render_template("sales/source_tab_page.html", breadcrumbs=breadcrumbs, **context), status
+        form = CounterpartySourceForm(formdata=None, source_id=kept)
+    _fill_choices(form, kept)
+    return counterparty_tab(
+        "sales/source_tab.html",
+        _("Lead source"),
+        counterparty,
+        status,
+        current=current,
+        source=db.get(Source, kept) if kept else None,
+        form=form,
+        can_update=has_permission(CARD_UPDATE),
+    )
 
 
 def _fill_choices(form: CounterpartySourceForm, keep: int | None) -> None:
@@ -438,7 +407,7 @@ def _fill_choices(form: CounterpartySourceForm, keep: int | None) -> None:
 
 
 @bp.get("/counterparties/<int:record_id>/source")
-@require(CARD_READ)
+@require(COUNTERPARTY_READ)
 def source_tab(record_id: int) -> ResponseReturnValue:
     """Where the counterparty came from, and (for its editors) the form to change it."""
     return _tab(counterparty_or_404(record_id))

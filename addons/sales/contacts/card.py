@@ -35,12 +35,20 @@ from addons.sales.contacts.forms import (
     prepare,
 )
 from addons.sales.models import CONTACT, OPPORTUNITY, Contact, Opportunity
-from addons.sales.shared import COUNTERPARTY_READ, committed, person_choices, stale
+from addons.sales.shared import (
+    COUNTERPARTY_READ,
+    card_view,
+    committed,
+    new_page,
+    person_choices,
+    requested_id,
+    stale,
+)
 from addons.sales.views import bp, scoped
 from core.db import utcnow
 from core.security import has_permission, require, scope_filter
 from core.tz import user_timezone
-from core.ui.formview import MAX_ID, FormView, LockFields
+from core.ui.formview import FormView, LockFields
 from core.web import db_session
 
 
@@ -70,20 +78,17 @@ def _card_extras(record: Contact) -> dict[str, Any]:
     }
 
 
-CONTACT_FORM = FormView(
-    model=Contact,
-    form=ContactCardForm,
-    subject=CONTACT,
-    owner=Contact.responsible_id,
+CONTACT_FORM = card_view(
+    FormView,
+    "contact",
+    Contact,
+    CONTACT,
+    ContactCardForm,
     template="sales/contact.html",
-    endpoint="sales.contact",
-    save_endpoint="sales.contact_edit",
-    delete_endpoint="sales.contact_delete",
-    index_endpoint="sales.contacts",
-    update_permission=UPDATE,
-    delete_permission=DELETE,
+    update=UPDATE,
+    delete=DELETE,
     title=lambda record: contact_title(record.kind, record.subject),
-    prepare=prepare,  # type: ignore[arg-type]
+    prepare=prepare,
     context=_card_extras,
 )
 
@@ -98,12 +103,14 @@ def _prefill(form: ContactForm) -> None:
     next_hour = datetime.now(tz).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     form.planned_at.data = next_hour.astimezone(UTC)
     form.responsible_id.data = current_user.id
-    raw = request.args.get("counterparty", "")
-    if raw.isdigit() and reaches_counterparty(int(raw), current_user):
-        form.counterparty_id.data = int(raw)
-    raw = request.args.get("opportunity", "")
-    if raw.isdigit() and 0 < int(raw) <= MAX_ID:
-        stmt = select(Opportunity.id, Opportunity.counterparty_id).where(Opportunity.id == int(raw))
+    counterparty = requested_id("counterparty")
+    if counterparty is not None and reaches_counterparty(counterparty, current_user):
+        form.counterparty_id.data = counterparty
+    opportunity = requested_id("opportunity")
+    if opportunity is not None:
+        stmt = select(Opportunity.id, Opportunity.counterparty_id).where(
+            Opportunity.id == opportunity
+        )
         found = db_session().execute(scoped(stmt, Opportunity, OPPORTUNITY)).first()
         if found is not None and reaches_counterparty(found.counterparty_id, current_user):
             form.counterparty_id.data = found.counterparty_id
@@ -141,15 +148,9 @@ def contact_new() -> ResponseReturnValue:
             )
             return redirect(url_for("sales.contact", record_id=record.id), 303)
         status = 400
-    body = render_template(
-        "sales/contact_new.html",
-        form=form,
-        invalid=status == 400,
-        can_update=True,
-        save_url=url_for("sales.contact_new"),
-        breadcrumbs=[(_("Contacts"), url_for("sales.contacts")), (_("Plan a contact"), None)],
-    )
-    return body, status
+    parent = (_("Contacts"), url_for("sales.contacts"))
+    save_url = url_for("sales.contact_new")
+    return new_page("sales/contact_new.html", form, save_url, parent, _("Plan a contact"), status)
 
 
 @bp.route("/contacts/<int:record_id>")

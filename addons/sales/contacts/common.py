@@ -17,9 +17,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from addons.crm_base.models import Counterparty, Person
 from addons.sales.models import Contact
+from addons.sales.shared import id_or_none
 from addons.sales.views import bp
 from core.tz import as_utc
-from core.ui.formview import MAX_ID
 from core.ui.timeline import register_icon
 
 READ = "sales.contact.read"
@@ -122,10 +122,7 @@ def id_from_key(key: str) -> int | None:
     """The id in ``sales.contact.<id>``, or ``None`` for any other key."""
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
         return None
-    raw = key[len(KEY_PREFIX) :]
-    if not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) <= MAX_ID:
-        return None
-    return int(raw)
+    return id_or_none(key[len(KEY_PREFIX) :])
 
 
 def kind_label(kind: str) -> str:

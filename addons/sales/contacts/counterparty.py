@@ -24,30 +24,31 @@ from addons.sales.contacts.common import (
     summary,
 )
 from addons.sales.models import CONTACT, Contact
-from addons.sales.shared import COUNTERPARTY_READ, counterparty_tab, on_counterparty_card
-from addons.sales.views import bp, scoped
+from addons.sales.shared import (
+    COUNTERPARTY_READ,
+    counterparty_tab,
+    id_or_none,
+    of_counterparty,
+    on_counterparty_card,
+)
+from addons.sales.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.security import has_permission, require, user_names
 from core.tz import as_utc
-from core.ui.formview import MAX_ID
 from core.web import db_session
 
 TAB_PLANNED_LIMIT = 50
 TAB_PAGE = 25
 
 
-def _of_counterparty(stmt: Any, counterparty_id: int, user: Any = None) -> Any:
-    """``stmt`` limited to the counterparty's contacts that ``user`` reaches."""
-    return scoped(stmt.where(Contact.counterparty_id == counterparty_id), Contact, CONTACT, user)
-
-
 def _tab_cursor() -> tuple[datetime, int] | None:
     """Where the page of past contacts continues (``before=<iso>_<id>``), if valid."""
     at, _sep, raw_id = request.args.get("before", "").rpartition("_")
-    if not raw_id.isdigit() or not 0 < int(raw_id) <= MAX_ID:
+    record_id = id_or_none(raw_id)
+    if record_id is None:
         return None
     try:
-        return as_utc(datetime.fromisoformat(at)), int(raw_id)
+        return as_utc(datetime.fromisoformat(at)), record_id
     except (ValueError, OverflowError):
         return None
 
@@ -61,7 +62,7 @@ def contact_tab(record_id: int) -> ResponseReturnValue:
         abort(403)
     counterparty = counterparty_or_404(record_id)
     db = db_session()
-    base = _of_counterparty(summary(), counterparty.id)
+    base = of_counterparty(summary(), Contact, CONTACT, counterparty.id)
     cursor = _tab_cursor()
     planned: list[Any] = []
     if cursor is None:
@@ -117,7 +118,7 @@ def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineE
     )
     entries = []
     for cid, kind, text, planned_at, status, result, next_step, direction in db_session().execute(
-        _of_counterparty(stmt, int(subject_id), user)
+        of_counterparty(stmt, Contact, CONTACT, int(subject_id), user)
     ):
         title = contact_title(kind, text)
         if status == "planned":
@@ -136,6 +137,6 @@ def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
     if not on_counterparty_card(subject, subject_id, user, READ):
         return []
     stmt = select(func.count()).select_from(Contact)
-    count = db_session().scalar(_of_counterparty(stmt, int(subject_id), user))
+    count = db_session().scalar(of_counterparty(stmt, Contact, CONTACT, int(subject_id), user))
     url = url_for("sales.contact_tab", record_id=int(subject_id))
     return [CardTab("sales.contacts", _("Contacts"), url, order=40, count=count or None)]

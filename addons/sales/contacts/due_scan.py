@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from addons.crm_base.models import Counterparty
 from addons.sales.contacts.common import MAX_DURATION, TITLED, card_path, contact_title
 from addons.sales.models import Contact
+from addons.sales.shared import int_setting
 from core.db import utcnow
-from core.models import Setting
 from core.tz import as_utc
 
 DUE_EVENT = "sales.contact_due"
@@ -28,12 +28,7 @@ DUE_GRACE = timedelta(minutes=5)  # a contact that fell due between two scans is
 
 def remind_minutes(session: Session) -> int:
     """The ``sales.contact_remind_minutes`` setting (1 … 1440; 15 when unset or bad)."""
-    raw = session.scalar(select(Setting.value).where(Setting.name == REMIND_SETTING))
-    try:
-        value = int(str(raw).strip()) if raw is not None else DEFAULT_REMIND_MINUTES
-    except ValueError:
-        return DEFAULT_REMIND_MINUTES
-    return min(max(value, 1), MAX_DURATION)
+    return int_setting(session, REMIND_SETTING, DEFAULT_REMIND_MINUTES, 1, MAX_DURATION)
 
 
 def _notice_zone(session: Session) -> tzinfo:

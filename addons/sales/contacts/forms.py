@@ -32,12 +32,12 @@ from addons.sales.shared import (
     CHOICES_LIMIT,
     CounterpartyField,
     kept_choices,
+    of_counterparty,
     optional_id,
     person_choices,
     stored_name,
     user_choices,
 )
-from addons.sales.views import scoped
 from core.security import has_permission
 from core.tz import user_timezone
 from core.web import db_session
@@ -167,14 +167,11 @@ def opportunity_choices(counterparty_id: int | None, keep: int | None = None) ->
     if counterparty_id is not None and has_permission(OPPORTUNITY_READ):
         stmt = (
             select(Opportunity.id, Opportunity.name)
-            .where(
-                Opportunity.counterparty_id == counterparty_id,
-                Opportunity.status == "open",
-            )
+            .where(Opportunity.status == "open")
             .order_by(Opportunity.name, Opportunity.id)
             .limit(CHOICES_LIMIT)
         )
-        stmt = scoped(stmt, Opportunity, OPPORTUNITY)
+        stmt = of_counterparty(stmt, Opportunity, OPPORTUNITY, counterparty_id)
         rows = [(i, n) for i, n in db_session().execute(stmt)]
     return [BLANK, *kept_choices(rows, keep, stored_name(Opportunity.name, Opportunity.id))]
 
@@ -186,12 +183,10 @@ def direction_choices(keep: int | None = None) -> list[SelectChoice]:
 
 
 def prepare(form: ContactForm, record: Contact | None) -> None:
-    """Resolve the typed counterparty, then fill the choices that depend on it."""
-    try:
-        form.counterparty_id.resolve(record.counterparty_id if record is not None else None)
-    except ValidationError as exc:
-        form.counterparty_id.process_errors.append(str(exc))
-    counterparty_id = form.counterparty_id.data
+    """Fill the choices that follow the counterparty typed so far, and the others."""
+    if record is not None:
+        form.counterparty_id.stored = record.counterparty_id
+    counterparty_id = form.counterparty_id.chosen()
     same = record is not None and counterparty_id == record.counterparty_id
     form.person_id.choices = person_choices(
         counterparty_id, record.person_id if same and record else None

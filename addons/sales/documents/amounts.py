@@ -1,33 +1,16 @@
-"""Money in sales documents: typed the Ukrainian way (``1 200,50``), printed as a
-Ukrainian document prints it (``1 200,00 грн``), shown in lists in the reader's language."""
+"""Money in sales documents: printed as a Ukrainian document prints it (``1 200,00 грн``),
+shown in lists in the reader's language. How amounts are typed (``1 200,50``) is in
+:mod:`addons.sales.shared`."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_decimal as babel_decimal
 from flask_babel import format_decimal
 
 from core.money import format_uah, to_kopecks
-
-#: The largest amount a ``Numeric(16, 2)`` column holds (PostgreSQL refuses more).
-MAX_AMOUNT = Decimal("99999999999999.99")
-
-
-def bare_number(text: str) -> str:
-    """What was typed, without the spaces of ``1 200,50`` and with a decimal point."""
-    return text.replace("\u00a0", "").replace(" ", "").replace(",", ".").strip()
-
-
-def typed_decimal(text: str) -> Decimal | None:
-    """A number as people type it (:func:`bare_number`), ``None`` unless it is a finite
-    number (``Decimal("NaN")`` would make any comparison raise)."""
-    try:
-        value = Decimal(bare_number(text))
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() else None
 
 
 def plain_number(value: Decimal) -> str:

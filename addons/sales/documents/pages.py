@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import flash, render_template, url_for
+from flask import flash, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -17,7 +17,7 @@ from werkzeug.routing import BuildError
 from addons.crm_base.models import Counterparty
 from addons.sales.documents import DocumentKind
 from addons.sales.documents.amounts import amount_cell, money_text
-from addons.sales.shared import open_created
+from addons.sales.shared import card_view, new_page, open_created
 from core.ui import ChoiceFilter, Column, ListView, RelatedFilter
 from core.ui.formview import FormView
 from core.web import db_session
@@ -97,24 +97,21 @@ def document_form_view(
     prepare: Callable[[Any, Any], None],
     context: Callable[[Any], Mapping[str, Any]],
 ) -> FormView:
-    """The card of a kind: ``view_class`` (a :class:`FormView`) on its endpoints and
-    template, with the rights to ``update`` and ``delete``."""
-    return view_class(
-        model=kind.model,
-        form=form,
-        fields=fields,
-        subject=kind.subject,
-        owner=kind.owner,
+    """The card of a kind (:func:`addons.sales.shared.card_view`) on its template
+    ``sales/<key>.html``, titled by its number."""
+    return card_view(
+        view_class,
+        kind.key,
+        kind.model,
+        kind.subject,
+        form,
         template=f"sales/{kind.key}.html",
-        endpoint=f"sales.{kind.key}",
-        save_endpoint=f"sales.{kind.key}_edit",
-        delete_endpoint=f"sales.{kind.key}_delete",
-        index_endpoint=f"sales.{kind.key}s",
-        update_permission=update,
-        delete_permission=delete,
+        update=update,
+        delete=delete,
         title=lambda record: kind.title(record.number),
         prepare=prepare,
         context=context,
+        fields=fields,
     )
 
 
@@ -146,16 +143,8 @@ def render_new(
     kind: DocumentKind, form: FlaskForm, action: str, status: int = 200
 ) -> ResponseReturnValue:
     """The "new" page of a kind, posting to ``action`` (400: the form's messages)."""
-    breadcrumbs = [(kind.plural, kind.list_url()), (kind.new_label, None)]
-    body = render_template(
-        f"sales/{kind.key}_new.html",
-        form=form,
-        invalid=status == 400,
-        breadcrumbs=breadcrumbs,
-        save_url=action,
-        can_update=True,
-    )
-    return body, status
+    parent = (kind.plural, kind.list_url())
+    return new_page(f"sales/{kind.key}_new.html", form, action, parent, kind.new_label, status)
 
 
 def created(view: FormView, record: Any, message: str) -> ResponseReturnValue:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
 from addons.crm_base.models import Counterparty
 from addons.sales.documents import DocumentKind
+from addons.sales.shared import of_counterparty
 from addons.sales.views import scoped
 from core.hooktypes import SearchResult
 from core.security import has_permission
@@ -37,14 +38,10 @@ def counterparty_rows(
         return []
     if not 0 < int(subject_id) <= MAX_ID:
         return []
-    model = kind.model
-    stmt = (
-        select(*columns)
-        .where(model.counterparty_id == int(subject_id), *where)
-        .order_by(*order_by)
-        .limit(TIMELINE_LIMIT)
+    stmt = select(*columns).where(*where).order_by(*order_by).limit(TIMELINE_LIMIT)
+    return list(
+        db_session().execute(of_counterparty(stmt, kind.model, kind.subject, int(subject_id), user))
     )
-    return list(db_session().execute(scoped(stmt, model, kind.subject, user)))
 
 
 def search_by_number(kind: DocumentKind, user: Any, query: str, limit: int) -> list[SearchResult]:

@@ -11,14 +11,13 @@ from sqlalchemy.orm import Session
 
 from addons.sales.funnel.notify import stage_changed
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage, StageMove
+from addons.sales.shared import CURRENCIES, MAX_AMOUNT
 from core.db import utcnow
 
-CURRENCIES = ("UAH", "USD", "EUR")
 DEFAULT_PIPELINE = "Продажі"
 DEFAULT_STAGES = (("Кваліфікація", 10), ("Потреби", 25), ("Пропозиція", 50), ("Переговори", 75))
 STAGE_STEP = 10  # stage sorts are 10, 20, 30…: room to insert without renumbering
 POSITION_STEP = 64  # room between cards: most drops need no renumbering
-MAX_AMOUNT = Decimal("99999999999999.99")  # Numeric(16, 2)
 CENT = Decimal("0.01")
 
 

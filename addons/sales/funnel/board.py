@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -27,9 +27,9 @@ from addons.sales.funnel.api import (
 )
 from addons.sales.funnel.common import CONFIGURE, CREATE, READ, UPDATE
 from addons.sales.models import OPPORTUNITY, Opportunity, Pipeline, PipelineStage
+from addons.sales.shared import id_or_none, row_or_404
 from addons.sales.views import bp, scoped
 from core.security import has_permission, require
-from core.ui.formview import MAX_ID
 from core.ui.widgets import Kanban, KanbanCard, KanbanColumn, KanbanRefused, KanbanTotal
 from core.web import db_session
 
@@ -121,9 +121,10 @@ class OpportunityBoard:
         return [self._card(row) for row in db_session().execute(stmt)]
 
     def get(self, card_id: str) -> OpportunityCard | None:
-        if not card_id.isdigit() or not 0 < int(card_id) <= MAX_ID:
+        record_id = id_or_none(card_id)
+        if record_id is None:
             return None
-        row = db_session().execute(self._select().where(Opportunity.id == int(card_id))).first()
+        row = db_session().execute(self._select().where(Opportunity.id == record_id)).first()
         return None if row is None else self._card(row)
 
     def _slot(self, db: Session, stage: PipelineStage, opp: Opportunity, index: int) -> int | None:
@@ -181,13 +182,6 @@ def pipeline_board(pipeline: Pipeline) -> Kanban:
     )
 
 
-def _pipeline_or_404(pipeline_id: int) -> Pipeline:
-    pipeline = db_session().get(Pipeline, pipeline_id) if 0 < pipeline_id <= MAX_ID else None
-    if pipeline is None:
-        abort(404)
-    return pipeline
-
-
 @bp.get("/board")
 @require(READ)
 def board() -> ResponseReturnValue:
@@ -202,7 +196,7 @@ def board() -> ResponseReturnValue:
 @require(READ)
 def board_pipeline(pipeline_id: int) -> ResponseReturnValue:
     """One pipeline's open deals by stage, with a switcher to the other pipelines."""
-    pipeline = _pipeline_or_404(pipeline_id)
+    pipeline = row_or_404(Pipeline, pipeline_id)
     active = select(Pipeline).where(Pipeline.active.is_(True)).order_by(Pipeline.sort, Pipeline.id)
     return render_template(
         "sales/funnel_board.html",
@@ -219,11 +213,11 @@ def board_pipeline(pipeline_id: int) -> ResponseReturnValue:
 @require(READ)
 def board_cards(pipeline_id: int) -> ResponseReturnValue:
     """The next cards of a column ("Show more")."""
-    return pipeline_board(_pipeline_or_404(pipeline_id)).page()
+    return pipeline_board(row_or_404(Pipeline, pipeline_id)).page()
 
 
 @bp.post("/board/<int:pipeline_id>/move")
 @require(READ)
 def board_move(pipeline_id: int) -> ResponseReturnValue:
     """A drop on the board (the kanban checks ``sales.opportunity.update`` itself)."""
-    return pipeline_board(_pipeline_or_404(pipeline_id)).move()
+    return pipeline_board(row_or_404(Pipeline, pipeline_id)).move()

@@ -44,10 +44,10 @@ from addons.sales.models import (
     PipelineStage,
     StageMove,
 )
-from addons.sales.shared import open_created, stale
+from addons.sales.shared import card_view, new_page, open_created, requested_id, stale
 from addons.sales.views import bp, record_or_404
 from core.security import require, user_names
-from core.ui.formview import MAX_ID, FormView, LockFields, plain
+from core.ui.formview import FormView, LockFields, plain
 from core.ui.timeline import aware
 from core.ui.widgets import format_amount
 from core.web import db_session
@@ -124,22 +124,20 @@ def _card_context(record: Opportunity) -> dict[str, Any]:
     }
 
 
-OPPORTUNITY_FORM = OpportunityFormView(
-    model=Opportunity,
-    form=OpportunityForm,
-    fields=FIELDS,
-    subject=OPPORTUNITY,
-    owner=Opportunity.responsible_id,
+OPPORTUNITY_FORM = card_view(
+    OpportunityFormView,
+    "opportunity",
+    Opportunity,
+    OPPORTUNITY,
+    OpportunityForm,
     template="sales/funnel_opportunity.html",
-    endpoint="sales.opportunity",
-    save_endpoint="sales.opportunity_edit",
-    delete_endpoint="sales.opportunity_delete",
-    index_endpoint="sales.opportunities",
-    update_permission=UPDATE,
-    delete_permission=DELETE,
+    update=UPDATE,
+    delete=DELETE,
     title=lambda record: record.name,
     prepare=prepare,
     context=_card_context,
+    fields=FIELDS,
+    list_endpoint="sales.opportunities",
 )
 
 
@@ -159,11 +157,11 @@ def _prefill(form: NewOpportunityForm) -> None:
     """A new deal's defaults: ``?counterparty=`` (if the user reaches it), ``?pipeline=``
     or the default pipeline with its currency, the user as responsible."""
     db = db_session()
-    raw = request.args.get("counterparty", "")
-    if raw.isdigit() and 0 < int(raw) <= MAX_ID and reaches_counterparty(int(raw), current_user):
-        form.counterparty_id.data = int(raw)
-    raw = request.args.get("pipeline", "")
-    pipeline = db.get(Pipeline, int(raw)) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+    counterparty = requested_id("counterparty")
+    if counterparty is not None and reaches_counterparty(counterparty, current_user):
+        form.counterparty_id.data = counterparty
+    pipeline_id = requested_id("pipeline")
+    pipeline = db.get(Pipeline, pipeline_id) if pipeline_id is not None else None
     if pipeline is None or not pipeline.active:
         pipeline = default_pipeline(db)
         db.commit()
@@ -216,19 +214,9 @@ def opportunity_new() -> ResponseReturnValue:
             return open_created(OPPORTUNITY_FORM, record.id)
     else:
         status = 400
-    breadcrumbs = [
-        (_("Opportunities"), url_for("sales.opportunities")),
-        (_("New opportunity"), None),
-    ]
-    body = render_template(
-        "sales/funnel_new.html",
-        form=form,
-        invalid=status == 400,
-        breadcrumbs=breadcrumbs,
-        save_url=url_for("sales.opportunity_new"),
-        can_update=True,
-    )
-    return body, status
+    parent = (_("Opportunities"), url_for("sales.opportunities"))
+    save_url = url_for("sales.opportunity_new")
+    return new_page("sales/funnel_new.html", form, save_url, parent, _("New opportunity"), status)
 
 
 # -- won, lost, reopened ---------------------------------------------------------------------

@@ -8,13 +8,18 @@ from typing import Any
 from flask import abort, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from addons.crm_base.notes import TIMELINE_LIMIT, counterparty_or_404
 from addons.sales.funnel.common import CREATE, READ, STATUS_LABELS, describe_move, stage_moves
 from addons.sales.models import OPPORTUNITY, LostReason, Opportunity, PipelineStage, StageMove
-from addons.sales.shared import COUNTERPARTY_READ, counterparty_tab, on_counterparty_card
-from addons.sales.views import bp, scoped
+from addons.sales.shared import (
+    COUNTERPARTY_READ,
+    counterparty_tab,
+    of_counterparty,
+    on_counterparty_card,
+)
+from addons.sales.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.security import has_permission, require, user_names
 from core.ui.timeline import aware
@@ -22,12 +27,6 @@ from core.ui.widgets import format_amount
 from core.web import db_session
 
 TAB_LIMIT = 200
-
-
-def _of_counterparty(stmt: Select[Any], counterparty_id: int, user: Any = None) -> Select[Any]:
-    """``stmt`` limited to the counterparty's deals that ``user`` may see (their scope)."""
-    stmt = stmt.where(Opportunity.counterparty_id == counterparty_id)
-    return scoped(stmt, Opportunity, OPPORTUNITY, user)
 
 
 @bp.get("/counterparties/<int:record_id>/opportunities")
@@ -48,7 +47,9 @@ def counterparty_opportunities(record_id: int) -> ResponseReturnValue:
         PipelineStage.name.label("stage"),
         Opportunity.responsible_id,
     ).join(PipelineStage, PipelineStage.id == Opportunity.stage_id)
-    stmt = _of_counterparty(stmt, counterparty.id).order_by(Opportunity.id.desc())
+    stmt = of_counterparty(stmt, Opportunity, OPPORTUNITY, counterparty.id).order_by(
+        Opportunity.id.desc()
+    )
     rows = db_session().execute(stmt.limit(TAB_LIMIT + 1)).all()
     return counterparty_tab(
         "sales/funnel_tab.html",
@@ -80,7 +81,11 @@ def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineE
         .outerjoin(LostReason, LostReason.id == Opportunity.lost_reason_id)
         .limit(TIMELINE_LIMIT)
     )
-    rows = db_session().execute(_of_counterparty(stmt, int(subject_id), user)).all()
+    rows = (
+        db_session()
+        .execute(of_counterparty(stmt, Opportunity, OPPORTUNITY, int(subject_id), user))
+        .all()
+    )
     names = user_names(r.user_id for r in rows)
     entries = []
     for row in rows:
@@ -104,7 +109,9 @@ def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
     """ "Opportunities" on a counterparty's card, with how many the user may see."""
     if not on_counterparty_card(subject, subject_id, user, READ):
         return []
-    query = _of_counterparty(select(Opportunity.id), int(subject_id), user).subquery()
+    query = of_counterparty(
+        select(Opportunity.id), Opportunity, OPPORTUNITY, int(subject_id), user
+    ).subquery()
     count = db_session().scalar(select(func.count()).select_from(query)) or 0
     url = url_for("sales.counterparty_opportunities", record_id=int(subject_id))
     return [CardTab("sales.opportunities", _("Opportunities"), url, order=30, count=count)]

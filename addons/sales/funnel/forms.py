@@ -3,9 +3,8 @@ pipeline's), the amount as typed in Ukraine, and why a deal was lost."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -14,7 +13,6 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     DateField,
-    DecimalField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -28,56 +26,22 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    StopValidation,
     ValidationError,
 )
 
 from addons.crm_base.contacts import clean_text
-from addons.sales.funnel.api import CENT, CURRENCIES, MAX_AMOUNT
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage
-from addons.sales.shared import CounterpartyField, optional_id, user_choices, with_blank
+from addons.sales.shared import (
+    MAX_AMOUNT,
+    AmountField,
+    CounterpartyField,
+    currency_field,
+    optional_id,
+    user_choices,
+    with_blank,
+)
 from addons.sales.sources import source_choices
 from core.web import db_session
-
-
-class TypedCounterparty(CounterpartyField):
-    """The deal's counterparty, looked up as the form validates; ``current`` (the record's
-    own counterparty, set by :func:`prepare`) is kept even if the user no longer sees it."""
-
-    current: int | None = None
-
-    def pre_validate(self, form: Any) -> None:
-        if self.typed is None:
-            return
-        if not self.typed:
-            raise StopValidation(_("Choose a counterparty."))
-        self.resolve(self.current)
-
-
-class MoneyField(DecimalField):
-    """An amount from 0 with at most two decimals; "1 234,50" is read as typed in Ukraine."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if not valuelist or not str(valuelist[0]).strip():
-            self.data = None
-            return
-        text = re.sub(r"[\s\u00a0\u202f]", "", str(valuelist[0])).replace(",", ".")
-        try:
-            value = Decimal(text)
-        except (InvalidOperation, ValueError):
-            value = None
-        if value is None or not value.is_finite():
-            self.data = None
-            raise ValueError(_("Enter an amount, e.g. 1500.00."))
-        self.data = value
-
-    def pre_validate(self, form: Any) -> None:
-        if self.process_errors:
-            raise StopValidation()
-
-    def post_validate(self, form: Any, validation_stopped: bool) -> None:
-        if not self.errors and self.data is not None:
-            self.data = self.data.quantize(CENT)
 
 
 def _two_decimals(form: Any, field: Any) -> None:
@@ -86,35 +50,29 @@ def _two_decimals(form: Any, field: Any) -> None:
         raise ValidationError(_("At most two decimal places."))
 
 
-def _optional_id(value: Any) -> int | None:
-    """:func:`optional_id`, also reading "None" as no id."""
-    return None if value == "None" else optional_id(value)
-
-
 class OpportunityForm(FlaskForm):
     """A deal's own fields; the stage must be one of the chosen pipeline's."""
 
     name = StringField(
         _l("Name"), filters=[clean_text], validators=[DataRequired(), Length(max=300)]
     )
-    counterparty_id = TypedCounterparty(_l("Counterparty"), name="counterparty")
+    counterparty_id = CounterpartyField(_l("Counterparty"), name="counterparty")
     pipeline_id = SelectField(_l("Pipeline"), coerce=int)
-    stage_id = SelectField(_l("Stage"), coerce=_optional_id)
-    amount = MoneyField(
+    stage_id = SelectField(_l("Stage"), coerce=optional_id)
+    amount = AmountField(
         _l("Amount"),
+        message=_l("Enter an amount, e.g. 1500.00."),
         places=2,
         default=Decimal("0.00"),
         validators=[InputRequired(), NumberRange(min=0, max=MAX_AMOUNT), _two_decimals],
     )
-    currency = SelectField(
-        _l("Currency"), choices=[SelectChoice(c, c) for c in CURRENCIES], default="UAH"
-    )
+    currency = currency_field()
     probability = IntegerField(
         _l("Probability"), validators=[InputRequired(), NumberRange(min=0, max=100)]
     )
     expected_close = DateField(_l("Expected close"), validators=[Optional()])
-    responsible_id = SelectField(_l("Responsible"), coerce=_optional_id)
-    source_id = SelectField(_l("Source"), coerce=_optional_id)
+    responsible_id = SelectField(_l("Responsible"), coerce=optional_id)
+    source_id = SelectField(_l("Source"), coerce=optional_id)
     notes = TextAreaField(
         _l("Notes"), filters=[clean_text], validators=[Length(max=10_000)], render_kw={"rows": 3}
     )
@@ -174,14 +132,14 @@ def prepare(form: FlaskForm, record: Opportunity | None) -> None:
         source_choices(db, keep=record.source_id if record else None)
     )
     if record is not None:
-        form.counterparty_id.current = record.counterparty_id
+        form.counterparty_id.stored = record.counterparty_id
         form.closed_at_stage = record.stage_id if record.status != "open" else None
 
 
 class LostForm(FlaskForm):
     """Why the deal was lost; the version guards against closing a deal changed meanwhile."""
 
-    reason_id = SelectField(_l("Reason"), coerce=_optional_id)
+    reason_id = SelectField(_l("Reason"), coerce=optional_id)
     note = TextAreaField(
         _l("Comment"), filters=[clean_text], validators=[Length(max=2000)], render_kw={"rows": 2}
     )

@@ -40,7 +40,6 @@ from addons.crm_base.models import PERSON_SUBJECT
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
 from addons.crm_base.persons import local_today
 from addons.sales.documents.amounts import money_text
-from addons.sales.documents.fields import CURRENCIES, requested_id
 from addons.sales.documents.numbering import NumberingError, insert_numbered, next_number
 from addons.sales.documents.pages import created, render_list, render_new
 from addons.sales.documents.search import counterparty_rows, search_by_number
@@ -68,7 +67,7 @@ from addons.sales.proposals.lines import (
 from addons.sales.proposals.pdf import proposal_context
 from addons.sales.proposals.sending import person_email, queue_offer_email
 from addons.sales.proposals.totals import compute_totals, line_amount
-from addons.sales.shared import repoint
+from addons.sales.shared import CURRENCIES, repoint, requested_id
 from addons.sales.views import bp, record_or_404
 from core.db import utcnow
 from core.hooktypes import MenuItem, PermissionDef, PrintableDocument, SearchResult, TimelineEntry

@@ -27,16 +27,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from addons.crm_base.contacts import MAX_ROWS, clean_text
-from addons.sales.documents.amounts import MAX_AMOUNT
-from addons.sales.documents.fields import (
-    DocumentForm,
-    NumberField,
-    choice_list,
-    optional_id,
-)
+from addons.sales.documents.fields import DocumentForm, NumberField, choice_list
 from addons.sales.models import Proposal
 from addons.sales.proposals.totals import VAT_CHOICES, compute_totals, vat_rate_of
-from addons.sales.shared import person_choices
+from addons.sales.shared import MAX_AMOUNT, optional_id, person_choices
 
 #: Bounds that keep every amount inside ``Numeric(16, 2)`` (PostgreSQL refuses more).
 MAX_QUANTITY = Decimal("1000000000")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from addons.crm_base.contacts import bump_version
 from addons.crm_base.models import MailingList
 from addons.sales.models import CAMPAIGN, Call, Campaign, CampaignOperator
-from addons.sales.shared import open_created, posted_or_400, user_label
+from addons.sales.shared import card_view, new_page, open_created, posted_or_400, user_label
 from addons.sales.telemarketing.common import (
     CALL,
     CREATE,
@@ -170,22 +170,19 @@ def _card_extras(record: Campaign) -> dict[str, Any]:
     }
 
 
-CAMPAIGN_FORM = CampaignFormView(
-    model=Campaign,
-    form=CampaignForm,
-    fields=FIELDS,
-    subject=CAMPAIGN,
-    owner=Campaign.responsible_id,
+CAMPAIGN_FORM = card_view(
+    CampaignFormView,
+    "campaign",
+    Campaign,
+    CAMPAIGN,
+    CampaignForm,
     template="sales/campaign.html",
-    endpoint="sales.campaign",
-    save_endpoint="sales.campaign_edit",
-    delete_endpoint="sales.campaign_delete",
-    index_endpoint="sales.campaigns",
-    update_permission=UPDATE,
-    delete_permission=DELETE,
+    update=UPDATE,
+    delete=DELETE,
     title=lambda record: record.name,
     prepare=fill_campaign_choices,
     context=_card_extras,
+    fields=FIELDS,
 )
 
 
@@ -220,16 +217,9 @@ def campaign_new() -> ResponseReturnValue:
         return open_created(CAMPAIGN_FORM, record.id)
     else:
         status = 400
-    crumbs = [(_("Call campaigns"), url_for("sales.campaigns")), (_("New campaign"), None)]
-    body = render_template(
-        "sales/campaign_new.html",
-        form=form,
-        invalid=status == 400,
-        breadcrumbs=crumbs,
-        save_url=url_for("sales.campaign_new"),
-        can_update=True,
-    )
-    return body, status
+    parent = (_("Call campaigns"), url_for("sales.campaigns"))
+    save_url = url_for("sales.campaign_new")
+    return new_page("sales/campaign_new.html", form, save_url, parent, _("New campaign"), status)
 
 
 # -- the queue and the status ----------------------------------------------------------------

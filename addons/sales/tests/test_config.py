@@ -4,6 +4,7 @@ probability, and lost reasons — validation, reordering, and deletions refused 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,21 +14,18 @@ from sqlalchemy import select
 from addons.sales.funnel import close_lost, create_opportunity, default_pipeline, pipeline_stages
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage
 from addons.sales.settings_pages import ADMIN
-from addons.sales.tests.test_funnel import login  # noqa: F401 - the English-reading login
-from core.testing.plugin import csrf_token
+from addons.sales.tests.helpers import post as post_as
 
 
 @pytest.fixture
-def admin(login: Callable[..., FlaskClient]) -> FlaskClient:  # noqa: F811
-    return login([ADMIN])
+def admin(slogin: Callable[..., FlaskClient]) -> FlaskClient:
+    return slogin([ADMIN])
 
 
 @pytest.fixture
 def post(sales_app: Any, admin: FlaskClient) -> Callable[..., Any]:
-    def send(url: str, **data: Any) -> Any:
-        return admin.post(url, data={"csrf_token": csrf_token(sales_app, admin), **data})
-
-    return send
+    """The admin posts (with the CSRF token)."""
+    return partial(post_as, sales_app, admin)
 
 
 def names(sdb: Any, pipeline_id: int) -> list[tuple[str, int, int]]:
@@ -35,10 +33,10 @@ def names(sdb: Any, pipeline_id: int) -> list[tuple[str, int, int]]:
     return [(s.name, s.sort, s.probability) for s in pipeline_stages(sdb, pipeline_id)]
 
 
-def test_pages_need_the_right(login, admin):  # noqa: F811
+def test_pages_need_the_right(slogin, admin):
     for url in ("/sales/config/pipelines", "/sales/config/lost-reasons"):
         assert admin.get(url).status_code == 200
-        assert login(["sales.opportunity.read"]).get(url).status_code == 403
+        assert slogin(["sales.opportunity.read"]).get(url).status_code == 403
 
 
 def test_pipeline_create_rename_and_refusals(sdb, admin, post):

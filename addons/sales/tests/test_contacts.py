@@ -16,13 +16,16 @@ from flask_login import login_user
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from addons.crm_base.models import SUBJECT, Counterparty, Direction, Person, PersonLink
+from addons.crm_base.models import SUBJECT, Counterparty, Direction
 from addons.sales import contacts as c
 from addons.sales.models import Contact
+from addons.sales.tests.helpers import as_user, count, make_person, post
 from core.kernel import Kernel
 from core.models import AuditEntry, Setting, Team, User
 from core.security import LoginUser
-from core.testing.plugin import app_for, create_user, csrf_token, kernel_with
+from core.testing.plugin import create_user
+
+pytest_plugins = ("addons.sales.tests.helpers",)  # nkernel, napp: sales with notifications
 
 ALL = ("sales.contact.read", "sales.contact.create", "sales.contact.update")
 CP_READ = "crm_base.counterparty.read"
@@ -40,16 +43,6 @@ def now() -> datetime:
 def typed(moment: datetime) -> str:
     """How a browser posts a datetime-local value (the test app's zone is UTC)."""
     return moment.strftime("%Y-%m-%dT%H:%M")
-
-
-def english(db: Session, client: FlaskClient) -> FlaskClient:
-    db.execute(update(User).where(User.id == client.user_id).values(language="en"))  # type: ignore[attr-defined]
-    db.commit()
-    return client
-
-
-def post(app: Flask, client: FlaskClient, url: str, data: dict[str, Any] | None = None) -> Any:
-    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(app, client)})
 
 
 def contact(
@@ -88,19 +81,9 @@ def plan_data(counterparty_id: int, owner: int, /, **changes: Any) -> dict[str, 
     return data
 
 
-def count(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(Contact)) or 0
-
-
-def as_user(db: Session, user_id: int) -> LoginUser:
-    user = db.get(User, user_id)
-    assert user is not None
-    return LoginUser(user)
-
-
 @pytest.fixture
-def seller(sales_app: Flask, sdb: Session, slogin: Callable[..., FlaskClient]) -> FlaskClient:
-    return english(sdb, slogin(SELLER))
+def seller(slogin: Callable[..., FlaskClient]) -> FlaskClient:
+    return slogin(SELLER)
 
 
 @pytest.fixture
@@ -145,11 +128,7 @@ def test_planned_contact_shows_in_my_today(sales_app, sdb, seller, counterparty)
 
 def test_new_form_is_prefilled_from_the_counterparty_card(sales_app, sdb, seller, counterparty):
     cp = counterparty("ТОВ «Картка»", manager_id=seller.user_id)
-    person = Person(last_name="Коваль", full_name="Коваль Ірина", manager_id=seller.user_id)
-    sdb.add(person)
-    sdb.flush()
-    sdb.add(PersonLink(person_id=person.id, counterparty_id=cp.id))
-    sdb.commit()
+    person = make_person(sdb, seller.user_id, "Коваль Ірина", counterparty_id=cp.id)
     page = seller.get(f"/sales/contacts/new?counterparty={cp.id}").get_data(as_text=True)
     assert f"ТОВ «Картка» (#{cp.id})" in page and "Коваль Ірина" in page
     options = seller.get(f"/sales/contacts/options/person?counterparty_id=%23{cp.id}")
@@ -180,13 +159,13 @@ def test_bad_input_gets_a_message_and_saves_nothing(
     sales_app, sdb, seller, counterparty, changes, message
 ):
     cp = counterparty("ТОВ «Свій»", manager_id=seller.user_id)
-    before = count(sdb)
+    before = count(sdb, Contact)
     answer = post(
         sales_app, seller, "/sales/contacts/new", plan_data(cp.id, seller.user_id, **changes)
     )
     assert answer.status_code == 400
     assert message in answer.get_data(as_text=True)
-    assert count(sdb) == before
+    assert count(sdb, Contact) == before
 
 
 def test_a_counterparty_out_of_scope_is_refused(sales_app, sdb, seller, counterparty):
@@ -283,13 +262,13 @@ def test_done_with_the_next_contact_in_one_go(sales_app, sdb, seller, counterpar
 def test_done_with_bad_input_saves_nothing(sales_app, sdb, seller, counterparty, changes, message):
     cp = counterparty("ТОВ «Помилка»", manager_id=seller.user_id)
     record = contact(sdb, cp.id, seller.user_id)
-    before = count(sdb)
+    before = count(sdb, Contact)
     data = {"done-version": record.version, "done-result": "Результат", **changes}
     answer = post(sales_app, seller, f"/sales/contacts/{record.id}/done", data)
     assert answer.status_code == 400
     assert message in answer.get_data(as_text=True)
     sdb.refresh(record)
-    assert record.status == "planned" and count(sdb) == before
+    assert record.status == "planned" and count(sdb, Contact) == before
 
 
 def test_cancel_and_delete(sales_app, sdb, seller, slogin, counterparty):
@@ -320,7 +299,7 @@ def test_rights_and_record_scope(sales_app, sdb, seller, slogin, counterparty):
     cp = counterparty("ТОВ «Спільний»", manager_id=None)
     other = create_user(sdb, "manager-two")
     theirs = contact(sdb, cp.id, other.id, subject="Чужий дзвінок")
-    nobody = english(sdb, slogin([CP_READ]))
+    nobody = slogin([CP_READ])
     assert nobody.get("/sales/contacts").status_code == 403
     assert nobody.get("/sales/contacts/new").status_code == 403
     assert nobody.get(f"/sales/contacts/{theirs.id}").status_code == 403
@@ -334,7 +313,7 @@ def test_rights_and_record_scope(sales_app, sdb, seller, slogin, counterparty):
     assert (
         post(sales_app, seller, "/sales/contacts/99999999/edit", {"version": 1}).status_code == 404
     )
-    reader = english(sdb, slogin(["sales.contact.read"], scopes={"sales.contact": "all"}))
+    reader = slogin(["sales.contact.read"], scopes={"sales.contact": "all"})
     assert reader.get(f"/sales/contacts/{theirs.id}").status_code == 200
     assert post(sales_app, reader, f"/sales/contacts/{theirs.id}/done", {}).status_code == 403
 
@@ -551,17 +530,10 @@ def test_due_job_is_quiet_without_notifications(sales_app, sdb, seller, counterp
     assert record.notified is False
 
 
-@pytest.fixture(scope="module")
-def nkernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    tmp = tmp_path_factory.mktemp("sales_contacts_nt")
-    with kernel_with(tmp, ["sales", "notifications"], licensed=True) as kernel:
-        yield kernel
-
-
-def test_due_notification_is_raised_once(nkernel: Kernel):
+def test_due_notification_is_raised_once(nkernel: Kernel, napp: Flask):
     from addons.notifications.models import Event, Notification
 
-    app = app_for(nkernel)
+    app = napp
     with nkernel.db.session_factory() as session:  # the helpers commit
         user = create_user(session, "due-seller", list(ALL))
         cp = Counterparty(name="ТОВ «Нагадування»", manager_id=user.id)

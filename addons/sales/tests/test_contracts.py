@@ -5,7 +5,6 @@ contracts job with the notifications addon."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,18 +13,20 @@ import pytest
 from flask import Flask
 from flask_babel import force_locale
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
-from addons.crm_base.models import Channel, Counterparty, Person
+from addons.crm_base.models import Counterparty
 from addons.sales import contracts
 from addons.sales.models import Contract
-from addons.sales.tests.test_proposals import english, make_proposal
+from addons.sales.tests.helpers import as_user, count, make_person
+from addons.sales.tests.test_proposals import make_proposal
 from core.kernel import Kernel
-from core.models import Setting, User
-from core.security import LoginUser
-from core.testing.plugin import TEST_PASSWORD, app_for, create_user, csrf_token, kernel_with
+from core.models import Setting
+from core.testing.plugin import TEST_PASSWORD, create_user, csrf_token
+
+pytest_plugins = ("addons.sales.tests.helpers",)  # nkernel, napp: sales with notifications
 
 READ = "sales.contract.read"
 PERMS = (
@@ -37,12 +38,6 @@ PERMS = (
     "crm_base.counterparty.read",
 )
 WORDS = "Сто двадцять тисяч гривень 50 копійок"
-
-
-@pytest.fixture
-def seller(slogin: Any, sdb: Session) -> Any:
-    """A client signed in as a new user holding the given rights (English messages)."""
-    return english(slogin, sdb)
 
 
 def form_data(client: Any, app: Flask, counterparty_id: int, **fields: str) -> dict[str, str]:
@@ -83,17 +78,13 @@ def make_contract(
     return record
 
 
-def contracts_count(sdb: Session) -> int:
-    return sdb.scalar(select(func.count()).select_from(Contract)) or 0
-
-
 # -- creating and editing -----------------------------------------------------------------
 
 
-def test_create_then_edit(sales_app, sdb, seller, counterparty) -> None:
+def test_create_then_edit(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: a contract with its dates and amount ("120 000,50" typed the Ukrainian way);
     the suggested number of a new one is the year's next."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     page = client.get(f"/sales/contracts/new?counterparty={cp.id}").get_data(as_text=True)
     assert f"ДГ-{date.today().year}-0001" in page and f"(#{cp.id})" in page
@@ -123,29 +114,29 @@ def test_create_then_edit(sales_app, sdb, seller, counterparty) -> None:
         ({"starts_on": "31.02.2031"}, "Not a valid date value."),
     ],
 )
-def test_bad_input_saves_nothing(sales_app, sdb, seller, counterparty, change, message) -> None:
+def test_bad_input_saves_nothing(sales_app, sdb, slogin, counterparty, change, message) -> None:
     """MS-7: a wrong field answers 400 with its message; nothing is saved."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     data = form_data(client, sales_app, cp.id)
     data.update(change)
     response = client.post("/sales/contracts/new", data=data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    assert contracts_count(sdb) == 0
+    assert count(sdb, Contract) == 0
 
 
-def test_duplicate_number_is_refused(sales_app, sdb, seller, counterparty) -> None:
+def test_duplicate_number_is_refused(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: contract numbers are unique, also against another manager's contract and when
     editing; a contract keeps its own number."""
-    client = seller(PERMS)
-    other = seller(PERMS)
+    client = slogin(PERMS)
+    other = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     make_contract(sdb, cp.id, other.user_id, "ДГ-2031-0001")
     response = client.post("/sales/contracts/new", data=form_data(client, sales_app, cp.id))
     assert response.status_code == 400
     assert "A contract with this number exists already." in response.get_data(as_text=True)
-    assert contracts_count(sdb) == 1
+    assert count(sdb, Contract) == 1
     mine = make_contract(sdb, cp.id, client.user_id, "ДГ-2031-0002")
     url = f"/sales/contracts/{mine.id}/edit"
     same = form_data(client, sales_app, cp.id, number="ДГ-2031-0002", version=str(mine.version))
@@ -156,9 +147,9 @@ def test_duplicate_number_is_refused(sales_app, sdb, seller, counterparty) -> No
     assert sdb.get(Contract, mine.id).number == "ДГ-2031-0002"
 
 
-def test_from_a_proposal(sales_app, sdb, seller, counterparty) -> None:
+def test_from_a_proposal(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: "Contract from a proposal" takes its counterparty, amount and subject."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     proposal = make_proposal(sdb, cp.id, client.user_id, "КП-2031-0005", total=Decimal("1200.00"))
     page = client.get(f"/sales/proposals/{proposal.id}/contract").get_data(as_text=True)
@@ -169,7 +160,7 @@ def test_from_a_proposal(sales_app, sdb, seller, counterparty) -> None:
     url = f"/sales/proposals/{proposal.id}/contract"
     assert client.post(url, data=data).status_code == 303
     assert sdb.scalars(select(Contract.proposal_id)).one() == proposal.id
-    other = seller(PERMS)
+    other = slogin(PERMS)
     assert other.get(url).status_code == 404
 
 
@@ -177,9 +168,9 @@ def test_from_a_proposal(sales_app, sdb, seller, counterparty) -> None:
 
 
 @pytest.mark.parametrize("template", ["standard", "short"])
-def test_pdf_has_parties_amount_and_term(sales_app, sdb, seller, counterparty, template) -> None:
+def test_pdf_has_parties_amount_and_term(sales_app, sdb, slogin, counterparty, template) -> None:
     """MS-7: the printed contract: a PDF with the amount in figures and words and the term."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty("ТОВ «Замовник»", manager_id=client.user_id)
     record = make_contract(
         sdb,
@@ -206,10 +197,10 @@ def test_pdf_has_parties_amount_and_term(sales_app, sdb, seller, counterparty, t
 # -- scope and rights -----------------------------------------------------------------------
 
 
-def test_another_managers_contract_is_404(sales_app, sdb, seller, counterparty) -> None:
+def test_another_managers_contract_is_404(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: list, card, edit and PDF see only the user's own contracts (own scope)."""
-    owner = seller(PERMS)
-    client = seller(PERMS)
+    owner = slogin(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=owner.user_id)
     theirs = make_contract(sdb, cp.id, owner.user_id, "ДГ-2031-0077")
     assert "ДГ-2031-0077" not in client.get("/sales/contracts").get_data(as_text=True)
@@ -229,12 +220,12 @@ def test_another_managers_contract_is_404(sales_app, sdb, seller, counterparty) 
     )
 
 
-def test_rights_are_checked(sales_app, sdb, seller, counterparty) -> None:
+def test_rights_are_checked(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: 403 without the rights; a reader cannot save or delete."""
-    owner = seller(PERMS)
+    owner = slogin(PERMS)
     cp = counterparty(manager_id=owner.user_id)
     record = make_contract(sdb, cp.id, owner.user_id, "ДГ-2031-0001")
-    nobody = seller(["crm_base.counterparty.read"])
+    nobody = slogin(["crm_base.counterparty.read"])
     for url in (
         "/sales/contracts",
         "/sales/contracts/new",
@@ -242,7 +233,7 @@ def test_rights_are_checked(sales_app, sdb, seller, counterparty) -> None:
         f"/print/sales.contract/{record.id}",
     ):
         assert nobody.get(url).status_code == 403, url
-    reader = seller([READ], scopes={"sales.contract": "all"})
+    reader = slogin([READ], scopes={"sales.contract": "all"})
     assert reader.get(f"/sales/contracts/{record.id}").status_code == 200
     token = csrf_token(sales_app, reader)
     for url in (f"/sales/contracts/{record.id}/edit", f"/sales/contracts/{record.id}/delete"):
@@ -253,11 +244,11 @@ def test_rights_are_checked(sales_app, sdb, seller, counterparty) -> None:
 
 
 def test_purchase_history_lists_contracts_with_active_total(
-    sales_app, sdb, seller, counterparty
+    sales_app, sdb, slogin, counterparty
 ) -> None:
     """CL-5: the tab shows the contracts the user reaches and the total of active ones."""
-    client = seller(PERMS)
-    other = seller(PERMS)
+    client = slogin(PERMS)
+    other = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     make_contract(sdb, cp.id, client.user_id, "ДГ-1", amount=Decimal("1000.00"))
     make_contract(sdb, cp.id, client.user_id, "ДГ-2", amount=Decimal("500.00"), status="completed")
@@ -274,10 +265,10 @@ def test_purchase_history_lists_contracts_with_active_total(
     assert "Contract ДГ-1" in found and "ДГ-3" not in found
 
 
-def test_reminders_of_contracts_ending_soon(sales_app, sdb, seller, counterparty) -> None:
+def test_reminders_of_contracts_ending_soon(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: the user's active contracts ending within the setting's days are reminders."""
-    client = seller(PERMS)
-    other = seller(PERMS)
+    client = slogin(PERMS)
+    other = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     day = date(2031, 6, 1)
     make_contract(sdb, cp.id, client.user_id, "ДГ-SOON", ends_on=day + timedelta(days=30))
@@ -285,7 +276,7 @@ def test_reminders_of_contracts_ending_soon(sales_app, sdb, seller, counterparty
     make_contract(sdb, cp.id, client.user_id, "ДГ-DONE", ends_on=day, status="completed")
     make_contract(sdb, cp.id, other.user_id, "ДГ-OTHER", ends_on=day)
     with sales_app.test_request_context(), force_locale("en"):
-        user = LoginUser(sdb.get(User, client.user_id))
+        user = as_user(sdb, client.user_id)
         found = contracts.reminders(user, day)
         assert [(r.title, r.due, r.kind) for r in found] == [
             ("Contract ДГ-SOON ends", day + timedelta(days=30), "sales.contract")
@@ -294,12 +285,12 @@ def test_reminders_of_contracts_ending_soon(sales_app, sdb, seller, counterparty
         sdb.add(Setting(name=contracts.EXPIRY_SETTING, value="5"))
         sdb.flush()
         assert contracts.reminders(user, day) == []
-        assert contracts.reminders(LoginUser(sdb.get(User, seller([]).user_id)), day) == []
+        assert contracts.reminders(as_user(sdb, slogin([]).user_id), day) == []
 
 
-def test_merge_moves_contracts(sales_app, sdb, seller, counterparty) -> None:
+def test_merge_moves_contracts(sales_app, sdb, slogin, counterparty) -> None:
     """CL-5: merging a duplicate counterparty moves its contracts to the one kept."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     source, target = counterparty("Дубль"), counterparty("Основний")
     record = make_contract(sdb, source.id, client.user_id, "ДГ-1")
     assert contracts.merge_records(COUNTERPARTY, source.id, target.id, sdb) == 1
@@ -308,19 +299,6 @@ def test_merge_moves_contracts(sales_app, sdb, seller, counterparty) -> None:
 
 
 # -- with the notifications addon -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def nkernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    """sales with notifications, on a database of this module's own."""
-    tmp = tmp_path_factory.mktemp("sales_notifications")
-    with kernel_with(tmp, ["sales", "notifications"], licensed=True) as kernel:
-        yield kernel
-
-
-@pytest.fixture(scope="module")
-def napp(nkernel: Kernel) -> Flask:
-    return app_for(nkernel)
 
 
 def _seed(session: Session, name: str) -> tuple[int, int]:
@@ -373,11 +351,7 @@ def test_sending_a_proposal_queues_an_email(nkernel: Kernel, napp: Flask) -> Non
 
     with nkernel.db.session_factory() as session:
         uid, cp = _seed(session, "sender")
-        person = Person(last_name="Коваль", full_name="Коваль", manager_id=uid)
-        session.add(person)
-        session.flush()
-        session.add(Channel(person_id=person.id, kind="email", value="koval@example.com"))
-        session.commit()
+        person = make_person(session, uid, email="koval@example.com")
         proposal = make_proposal(session, cp, uid, "КП-2031-0100", person_id=person.id)
         proposal_id, version = proposal.id, proposal.version
     client = napp.test_client()

@@ -15,53 +15,32 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addons.crm_base.models import Channel, Counterparty, MailingList
+from addons.crm_base.models import MailingList
 from addons.notifications.models import OutboxMessage
 from addons.sales.direct_mail import SEND
+from addons.sales.tests.helpers import make_counterparty
+from core.kernel import Kernel
 from core.models import AuditEntry
 from core.testing.plugin import (
-    TEST_PASSWORD,
-    app_for,
-    create_user,
     csrf_token,
-    kernel_with,
     rolled_back,
+    signed_in_client,
 )
+
+pytest_plugins = ("addons.sales.tests.helpers",)  # nkernel, napp: sales with notifications
 
 READ_LISTS = ("crm_base.mailing_list.read", "crm_base.counterparty.read")
 
 
-@pytest.fixture(scope="module")
-def mail_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with kernel_with(
-        tmp_path_factory.mktemp("sales_mail"), ["sales", "notifications"], licensed=True
-    ) as kernel:
-        yield app_for(kernel)
-
-
 @pytest.fixture
-def db(mail_app: Flask) -> Iterator[Session]:
-    with rolled_back(mail_app.extensions["vitrylo"].db) as session:
+def db(nkernel: Kernel) -> Iterator[Session]:
+    with rolled_back(nkernel.db) as session:
         yield session
 
 
-def sign_in(app: Flask, db: Session, login: str, perms: tuple[str, ...]) -> FlaskClient:
-    user = create_user(db, login, perms)
-    user.language = "en"  # the tests read English texts
-    db.commit()
-    client = app.test_client()
-    answer = client.post(
-        "/login",
-        data={"login": login, "password": TEST_PASSWORD, "csrf_token": csrf_token(app, client)},
-    )
-    assert answer.status_code == 302, answer.data
-    client.user_id = user.id  # type: ignore[attr-defined]
-    return client
-
-
 @pytest.fixture
-def sender(mail_app: Flask, db: Session) -> FlaskClient:
-    return sign_in(mail_app, db, "mailer", (SEND, *READ_LISTS))
+def sender(napp: Flask, db: Session) -> FlaskClient:
+    return signed_in_client(napp, db, "mailer", (SEND, *READ_LISTS), language="en")
 
 
 @pytest.fixture
@@ -69,13 +48,7 @@ def mailing(db: Session, sender: FlaskClient) -> MailingList:
     """Three counterparties of the sender: two e-mails (main second), one, none."""
     emails = {"ТОВ «Два»": ("other@dva.ua", "main@dva.ua"), "ТОВ «Один»": ("one@odyn.ua",)}
     for name in ("ТОВ «Два»", "ТОВ «Один»", "ТОВ «Жоден»"):
-        record = Counterparty(name=name, manager_id=sender.user_id)
-        db.add(record)
-        db.flush()
-        for index, value in enumerate(emails.get(name, ())):
-            db.add(
-                Channel(counterparty_id=record.id, kind="email", value=value, is_primary=index == 1)
-            )
+        make_counterparty(db, name, sender.user_id, *emails.get(name, ()), kind="email")
     mailing = MailingList(name="Клієнти", subject="counterparty", query="", owner_id=sender.user_id)
     db.add(mailing)
     db.commit()
@@ -102,7 +75,7 @@ def outbox(db: Session) -> list[OutboxMessage]:
     return list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.recipient)))
 
 
-def test_mail_queued_per_member_once(mail_app, db, sender, mailing):
+def test_mail_queued_per_member_once(napp, db, sender, mailing):
     """MS-4: one outbox e-mail per member with an e-mail (the main address), members
     without one counted; the same form posted again queues nothing; audited."""
     chosen = sender.get(f"/sales/mail?list={mailing.id}").get_data(as_text=True)
@@ -129,7 +102,7 @@ def test_mail_queued_per_member_once(mail_app, db, sender, mailing):
     assert len(outbox(db)) == 4
 
 
-def test_bad_input_sends_nothing(mail_app, db, sender, mailing):
+def test_bad_input_sends_nothing(napp, db, sender, mailing):
     """MS-4: a missing subject, an unknown list or a forged mailing id: 400, nothing queued."""
     fields = form_fields(sender)
     for data in (
@@ -147,16 +120,17 @@ def test_bad_input_sends_nothing(mail_app, db, sender, mailing):
     assert outbox(db) == []
 
 
-def test_rights(mail_app, db, mailing):
+def test_rights(napp, db, mailing):
     """MS-4: without "Send direct mail" 403; a list the sender may not read is no choice,
     and members out of the sender's scope get nothing."""
-    reader = sign_in(mail_app, db, "reader", READ_LISTS)
+    reader = signed_in_client(napp, db, "reader", READ_LISTS, language="en")
     assert reader.get("/sales/mail").status_code == 403
-    blind = sign_in(mail_app, db, "blind", (SEND,))
+    blind = signed_in_client(napp, db, "blind", (SEND,), language="en")
     assert "Клієнти" not in blind.get("/sales/mail").get_data(as_text=True)
     answer = send(blind, form_fields(blind), mailing_list_id=mailing.id, subject="Т", body="Т")
     assert answer.status_code == 400
-    stranger = sign_in(mail_app, db, "stranger", (SEND, *READ_LISTS))  # own scope: none theirs
+    # own scope: the members are none of theirs
+    stranger = signed_in_client(napp, db, "stranger", (SEND, *READ_LISTS), language="en")
     answer = send(
         stranger, form_fields(stranger), mailing_list_id=mailing.id, subject="Т", body="Т"
     )
@@ -164,7 +138,7 @@ def test_rights(mail_app, db, mailing):
     assert outbox(db) == []
 
 
-def test_menu_shows_direct_mail(mail_app, sender):
+def test_menu_shows_direct_mail(napp, sender):
     """MS-4: with notifications installed the menu offers "Direct mail"."""
     assert 'href="/sales/mail"' in sender.get("/").get_data(as_text=True)
 

@@ -5,7 +5,7 @@ drop, the counterparty's tab and chronology, search, merge and the stage_changed
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,10 @@ from addons.sales.funnel import (
     reopen,
 )
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage, StageMove
-from core.kernel import Kernel
-from core.models import User
-from core.security import LoginUser
-from core.testing.plugin import app_for, create_user, csrf_token, kernel_with, rolled_back
+from addons.sales.tests.helpers import as_user, count, make_opportunity
+from core.testing.plugin import create_user, csrf_token, rolled_back
+
+pytest_plugins = ("addons.sales.tests.helpers",)  # nkernel, napp: sales with notifications
 
 READ, CREATE, UPDATE = funnel.READ, funnel.CREATE, funnel.UPDATE
 DELETE, EXPORT = funnel.DELETE, funnel.EXPORT
@@ -40,19 +40,6 @@ ALL = (READ, CREATE, UPDATE, DELETE, EXPORT, CP_READ)
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def login(sdb: Session, slogin: Callable[..., FlaskClient]) -> Callable[..., FlaskClient]:
-    """``slogin`` for a user who reads English (the messages the tests look for)."""
-
-    def make(*args: Any, **kw: Any) -> FlaskClient:
-        client = slogin(*args, **kw)
-        sdb.execute(update(User).where(User.id == client.user_id).values(language="en"))
-        sdb.commit()
-        return client
-
-    return make
 
 
 @pytest.fixture
@@ -78,23 +65,15 @@ def other_pipe(sdb: Session) -> tuple[Pipeline, list[PipelineStage]]:
 def deal(sdb: Session, pipe: Any) -> Callable[..., Opportunity]:
     def make(counterparty: Counterparty, responsible_id: int | None, **kw: Any) -> Opportunity:
         kw.setdefault("name", "Постачання обладнання")
-        opp = create_opportunity(
-            sdb, counterparty_id=counterparty.id, responsible_id=responsible_id, **kw
-        )
-        sdb.commit()
-        return opp
+        return make_opportunity(sdb, counterparty.id, responsible_id, **kw)
 
     return make
-
-
-def token(app: Flask, client: FlaskClient) -> str:
-    return csrf_token(app, client)
 
 
 def form_data(app: Flask, client: FlaskClient, opp: Opportunity, **changes: Any) -> dict:
     """What the card's form posts for ``opp`` unchanged, with ``changes``."""
     data = {
-        "csrf_token": token(app, client),
+        "csrf_token": csrf_token(app, client),
         "version": str(opp.version),
         "original": "",
         "name": opp.name,
@@ -111,10 +90,6 @@ def form_data(app: Flask, client: FlaskClient, opp: Opportunity, **changes: Any)
     }
     data.update(changes)
     return data
-
-
-def count(sdb: Session, model: Any) -> int:
-    return sdb.scalar(select(func.count()).select_from(model)) or 0
 
 
 # -- the API ---------------------------------------------------------------------------------
@@ -184,16 +159,16 @@ def test_api_refuses_a_stage_of_another_pipeline(sdb, pipe, other_pipe, counterp
 # -- the form --------------------------------------------------------------------------------
 
 
-def test_create_through_the_form(sales_app, sdb, login, counterparty, pipe):
+def test_create_through_the_form(sales_app, sdb, slogin, counterparty, pipe):
     """MS-2: a new deal starts at the first stage with its probability, last in the column."""
-    client = login(ALL)
+    client = slogin(ALL)
     cp = counterparty("ТОВ «Ромашка»", manager_id=client.user_id)
     page = client.get(f"/sales/opportunities/new?counterparty={cp.id}")
     assert page.status_code == 200 and f"ТОВ «Ромашка» (#{cp.id})" in page.get_data(as_text=True)
     response = client.post(
         "/sales/opportunities/new",
         data={
-            "csrf_token": token(sales_app, client),
+            "csrf_token": csrf_token(sales_app, client),
             "name": "Ліцензії на 20 місць",
             "counterparty": f"ТОВ «Ромашка» (#{cp.id})",
             "pipeline_id": str(pipe[0].id),
@@ -230,15 +205,15 @@ def test_create_through_the_form(sales_app, sdb, login, counterparty, pipe):
     ],
 )
 def test_bad_input_says_why_and_saves_nothing(
-    sales_app, sdb, login, counterparty, pipe, other_pipe, changes, message
+    sales_app, sdb, slogin, counterparty, pipe, other_pipe, changes, message
 ):
     """MS-2: a negative amount, a stage of another pipeline, an unknown pipeline…: 400."""
-    client = login(ALL)
+    client = slogin(ALL)
     cp = counterparty(manager_id=client.user_id)
     if changes.get("stage_id") == "other":
         changes = {"stage_id": str(other_pipe[1][0].id)}
     data = {
-        "csrf_token": token(sales_app, client),
+        "csrf_token": csrf_token(sales_app, client),
         "name": "Угода",
         "counterparty": f"#{cp.id}",
         "pipeline_id": str(pipe[0].id),
@@ -255,9 +230,9 @@ def test_bad_input_says_why_and_saves_nothing(
     assert count(sdb, Opportunity) == 0 and count(sdb, StageMove) == 0
 
 
-def test_edit_moves_the_stage_through_the_funnel(sales_app, sdb, login, counterparty, deal, pipe):
+def test_edit_moves_the_stage_through_the_funnel(sales_app, sdb, slogin, counterparty, deal, pipe):
     """MS-2: changing the stage on the card records a move and takes the stage's probability."""
-    client = login(ALL)
+    client = slogin(ALL)
     opp = deal(counterparty(manager_id=client.user_id), client.user_id)
     stages = pipe[1]
     response = client.post(
@@ -274,9 +249,9 @@ def test_edit_moves_the_stage_through_the_funnel(sales_app, sdb, login, counterp
 
 
 def test_edit_refuses_a_stage_of_another_pipeline_and_a_stale_version(
-    sales_app, sdb, login, counterparty, deal, other_pipe
+    sales_app, sdb, slogin, counterparty, deal, other_pipe
 ):
-    client = login(ALL)
+    client = slogin(ALL)
     opp = deal(counterparty(manager_id=client.user_id), client.user_id)
     bad = form_data(sales_app, client, opp, stage_id=str(other_pipe[1][0].id))
     response = client.post(f"/sales/opportunities/{opp.id}/edit", data=bad)
@@ -288,15 +263,15 @@ def test_edit_refuses_a_stage_of_another_pipeline_and_a_stale_version(
     assert opp.name == "Постачання обладнання" and count(sdb, StageMove) == 1
 
 
-def test_won_lost_and_reopen_buttons(sales_app, sdb, login, counterparty, deal):
+def test_won_lost_and_reopen_buttons(sales_app, sdb, slogin, counterparty, deal):
     """MS-2: won; reopened; lost with a reason from the list and a note."""
-    client = login(ALL)
+    client = slogin(ALL)
     opp = deal(counterparty(manager_id=client.user_id), client.user_id)
     url = f"/sales/opportunities/{opp.id}"
 
     def post(action: str, **data: Any) -> Any:
         sdb.refresh(opp)
-        data = {"csrf_token": token(sales_app, client), "version": str(opp.version), **data}
+        data = {"csrf_token": csrf_token(sales_app, client), "version": str(opp.version), **data}
         return client.post(f"{url}/{action}", data=data)
 
     assert post("won").status_code == 303
@@ -320,45 +295,45 @@ def test_won_lost_and_reopen_buttons(sales_app, sdb, login, counterparty, deal):
     assert sorted(moves) == ["lost", "open", "open", "won"]
 
 
-def test_stale_version_on_won_changes_nothing(sales_app, sdb, login, counterparty, deal):
-    client = login(ALL)
+def test_stale_version_on_won_changes_nothing(sales_app, sdb, slogin, counterparty, deal):
+    client = slogin(ALL)
     opp = deal(counterparty(manager_id=client.user_id), client.user_id)
-    data = {"csrf_token": token(sales_app, client), "version": str(opp.version + 5)}
+    data = {"csrf_token": csrf_token(sales_app, client), "version": str(opp.version + 5)}
     assert client.post(f"/sales/opportunities/{opp.id}/won", data=data).status_code == 303
     sdb.refresh(opp)
     assert opp.status == "open"
 
 
-def test_rights_and_scope_on_the_card(sales_app, sdb, login, counterparty, deal):
+def test_rights_and_scope_on_the_card(sales_app, sdb, slogin, counterparty, deal):
     """Another manager's deal answers 404 (also for a guessed id); no right answers 403."""
-    owner = login(ALL)
+    owner = slogin(ALL)
     opp = deal(counterparty(manager_id=owner.user_id), owner.user_id)
-    stranger = login(ALL)
+    stranger = slogin(ALL)
     for url in (f"/sales/opportunities/{opp.id}", "/sales/opportunities/999999"):
         assert stranger.get(url).status_code == 404
     assert stranger.get(f"/sales/opportunities/{2**40}").status_code == 404
-    data = {"csrf_token": token(sales_app, stranger), "version": str(opp.version)}
+    data = {"csrf_token": csrf_token(sales_app, stranger), "version": str(opp.version)}
     assert stranger.post(f"/sales/opportunities/{opp.id}/won", data=data).status_code == 404
-    reader = login([READ], scopes={"sales.opportunity": "all"})
-    data = {"csrf_token": token(sales_app, reader), "version": str(opp.version)}
+    reader = slogin([READ], scopes={"sales.opportunity": "all"})
+    data = {"csrf_token": csrf_token(sales_app, reader), "version": str(opp.version)}
     assert reader.get(f"/sales/opportunities/{opp.id}").status_code == 200
     assert reader.post(f"/sales/opportunities/{opp.id}/won", data=data).status_code == 403
-    assert login([]).get("/sales/opportunities").status_code == 403
+    assert slogin([]).get("/sales/opportunities").status_code == 403
     sdb.refresh(opp)
     assert opp.status == "open"
 
 
-def test_delete_takes_the_history_along(sales_app, sdb, login, counterparty, deal):
-    client = login(ALL)
+def test_delete_takes_the_history_along(sales_app, sdb, slogin, counterparty, deal):
+    client = slogin(ALL)
     opp = deal(counterparty(manager_id=client.user_id), client.user_id)
-    data = {"csrf_token": token(sales_app, client), "version": str(opp.version)}
+    data = {"csrf_token": csrf_token(sales_app, client), "version": str(opp.version)}
     assert client.post(f"/sales/opportunities/{opp.id}/delete", data=data).status_code == 303
     sdb.expire_all()
     assert count(sdb, Opportunity) == 0 and count(sdb, StageMove) == 0
 
 
-def test_list_is_scoped_and_exports(sales_app, sdb, login, counterparty, deal):
-    client = login(ALL)
+def test_list_is_scoped_and_exports(sales_app, sdb, slogin, counterparty, deal):
+    client = slogin(ALL)
     mine = deal(counterparty(manager_id=client.user_id), client.user_id, name="Моя угода")
     deal(counterparty("ТОВ «Чужий»"), None, name="Чужа угода")
     page = client.get("/sales/opportunities").get_data(as_text=True)
@@ -367,7 +342,7 @@ def test_list_is_scoped_and_exports(sales_app, sdb, login, counterparty, deal):
     assert f"/sales/opportunities/{mine.id}" in found
     csv = client.get("/sales/opportunities/export.csv")
     assert csv.status_code == 200 and "Моя угода" in csv.get_data(as_text=True)
-    assert login([READ]).get("/sales/opportunities/export.csv").status_code == 403
+    assert slogin([READ]).get("/sales/opportunities/export.csv").status_code == 403
 
 
 # -- the board -------------------------------------------------------------------------------
@@ -377,9 +352,9 @@ def board_url(pipe: Any) -> str:
     return f"/sales/board/{pipe[0].id}"
 
 
-def test_board_first_render_shows_totals(sales_app, sdb, login, counterparty, deal, pipe):
+def test_board_first_render_shows_totals(sales_app, sdb, slogin, counterparty, deal, pipe):
     """MS-2: each column's header counts all its open deals and sums them (pipeline currency)."""
-    client = login(ALL)
+    client = slogin(ALL)
     cp = counterparty(manager_id=client.user_id)
     for amount in ("100", "200", "300.50"):
         deal(cp, client.user_id, amount=Decimal(amount))
@@ -396,9 +371,9 @@ def test_board_first_render_shows_totals(sales_app, sdb, login, counterparty, de
     assert 'data-move-url="/sales/board/' in html
 
 
-def test_board_column_is_lazy(sales_app, sdb, login, counterparty, deal, pipe):
+def test_board_column_is_lazy(sales_app, sdb, slogin, counterparty, deal, pipe):
     """MS-2: a column shows 25 cards and loads the next ones by keyset."""
-    client = login(ALL)
+    client = slogin(ALL)
     cp = counterparty(manager_id=client.user_id)
     made = [deal(cp, client.user_id, name=f"Угода {n:02d}") for n in range(30)]
     html = client.get(board_url(pipe)).get_data(as_text=True)
@@ -417,7 +392,7 @@ def drop(app: Flask, client: FlaskClient, pipe: Any, card: Any, column: Any, pos
     return client.post(
         f"{board_url(pipe)}/move",
         data={
-            "csrf_token": token(app, client),
+            "csrf_token": csrf_token(app, client),
             "card": str(card),
             "column": str(column),
             "position": str(position),
@@ -427,10 +402,10 @@ def drop(app: Flask, client: FlaskClient, pipe: Any, card: Any, column: Any, pos
 
 
 def test_drag_to_another_stage_saves_records_and_answers_totals(
-    sales_app, sdb, login, counterparty, deal, pipe
+    sales_app, sdb, slogin, counterparty, deal, pipe
 ):
     """MS-2: a drop moves the deal, records the move, keeps the furthest stage reached."""
-    client = login(ALL)
+    client = slogin(ALL)
     cp = counterparty(manager_id=client.user_id)
     opp = deal(cp, client.user_id, amount=Decimal("10"))
     first, second = deal(cp, client.user_id), deal(cp, client.user_id)
@@ -479,15 +454,15 @@ def test_drag_to_another_stage_saves_records_and_answers_totals(
 
 
 def test_drag_refused_without_right_for_others_and_for_bad_input(
-    sales_app, sdb, login, counterparty, deal, pipe
+    sales_app, sdb, slogin, counterparty, deal, pipe
 ):
     """MS-2: 403 without the right, 404 for another manager's deal, 400 for a bad column."""
-    owner = login(ALL)
+    owner = slogin(ALL)
     opp = deal(counterparty(manager_id=owner.user_id), owner.user_id)
     target = pipe[1][1].id
-    reader = login([READ], scopes={"sales.opportunity": "all"})
+    reader = slogin([READ], scopes={"sales.opportunity": "all"})
     assert drop(sales_app, reader, pipe, opp.id, target).status_code == 403
-    stranger = login(ALL)
+    stranger = slogin(ALL)
     assert drop(sales_app, stranger, pipe, opp.id, target).status_code == 404
     assert drop(sales_app, stranger, pipe, 999999, target).status_code == 404
     assert drop(sales_app, owner, pipe, opp.id, "nope").status_code == 400
@@ -501,9 +476,9 @@ def test_drag_refused_without_right_for_others_and_for_bad_input(
 # -- the counterparty's card, search, merge --------------------------------------------------
 
 
-def test_counterparty_tab_and_chronology(sales_app, sdb, login, counterparty, deal, pipe):
+def test_counterparty_tab_and_chronology(sales_app, sdb, slogin, counterparty, deal, pipe):
     """MS-2, MS-6: the "Opportunities" tab and the deal's moves in the chronology."""
-    client = login(ALL)
+    client = slogin(ALL)
     cp = counterparty("ТОВ «Вишня»", manager_id=client.user_id)
     opp = deal(cp, client.user_id, name="Річне обслуговування")
     move_to_stage(sdb, opp, pipe[1][1], client.user_id)
@@ -521,23 +496,19 @@ def test_counterparty_tab_and_chronology(sales_app, sdb, login, counterparty, de
     assert "Річне обслуговування" in card  # the chronology
 
 
-def _login_user(sdb: Session, user_id: int) -> LoginUser:
-    return LoginUser(sdb.get(User, user_id))
-
-
-def test_hooks_see_only_what_the_user_may(sales_app, sdb, login, counterparty, deal, pipe):
-    client = login(ALL)
+def test_hooks_see_only_what_the_user_may(sales_app, sdb, slogin, counterparty, deal, pipe):
+    client = slogin(ALL)
     cp = counterparty("ТОВ «Калина»", manager_id=client.user_id)
     opp = deal(cp, client.user_id, name="Аудит безпеки")
     close_won(sdb, opp, client.user_id)
     deal(cp, None, name="Аудит чужий")
     sdb.commit()
-    user = _login_user(sdb, client.user_id)
+    user = as_user(sdb, client.user_id)
     with sales_app.test_request_context():
         entries = funnel.timeline_entries("crm_base.counterparty", cp.id, user)
         tabs = funnel.card_tabs("crm_base.counterparty", cp.id, user)
         hits = funnel.global_search(user, "аудит", 10)
-        nothing = funnel.global_search(_login_user(sdb, login([]).user_id), "аудит", 10)
+        nothing = funnel.global_search(as_user(sdb, slogin([]).user_id), "аудит", 10)
     titles = [e.title for e in entries]
     assert len(titles) == 2 and all("Аудит безпеки" in t for t in titles)
     assert tabs[0].count == 1
@@ -556,20 +527,11 @@ def test_merge_moves_deals_to_the_surviving_counterparty(sdb, counterparty, deal
 # -- notifications (a kernel of its own: sales + notifications) ------------------------------
 
 
-@pytest.fixture(scope="module")
-def notifying_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    with kernel_with(
-        tmp_path_factory.mktemp("sales_nt"), ["sales", "notifications"], licensed=True
-    ) as kernel:
-        yield kernel
-
-
-def test_stage_changed_is_raised_to_the_responsible_not_to_the_mover(notifying_kernel):
+def test_stage_changed_is_raised_to_the_responsible_not_to_the_mover(nkernel, napp):
     """MS-2: the responsible hears when someone else moves or closes their deal."""
     from addons.notifications.models import Event, Notification
 
-    app = app_for(notifying_kernel)
-    with rolled_back(notifying_kernel.db) as db, app.test_request_context():
+    with rolled_back(nkernel.db) as db, napp.test_request_context():
         manager = create_user(db, "manager", [READ])
         boss = create_user(db, "boss", [READ])
         cp = Counterparty(name="ТОВ «Подія»")
@@ -587,5 +549,5 @@ def test_stage_changed_is_raised_to_the_responsible_not_to_the_mover(notifying_k
         assert len(events) == 2 and "Пропозиція" in events[0].title
         told = db.scalars(select(Notification.user_id)).all()
         assert told == [manager.id, manager.id]
-        types = {t.name for t in notifying_kernel.hooks.notification_event_types()}
+        types = {t.name for t in nkernel.hooks.notification_event_types()}
         assert funnel.STAGE_CHANGED in types

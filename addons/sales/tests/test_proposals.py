@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
-from addons.crm_base.models import Channel, Person, PersonLink
 from addons.sales import proposals
-from addons.sales.models import Opportunity, Pipeline, PipelineStage, Proposal, ProposalLine
+from addons.sales.models import Proposal, ProposalLine
 from addons.sales.proposals import compute_totals
-from core.models import User
+from addons.sales.tests.helpers import count, make_opportunity, make_person
 from core.testing.plugin import csrf_token
 
 READ = "sales.proposal.read"
@@ -49,25 +48,6 @@ LINES = (
 TOTAL = Decimal("1809.93")
 VAT = Decimal("207.19")
 WORDS = "Одна тисяча вісімсот дев'ять гривень 93 копійки"
-
-
-def english(slogin: Any, sdb: Session) -> Any:
-    """``slogin`` with the user's language set to English, so the messages asserted are
-    the msgids whatever the translations say."""
-
-    def make(*args: Any, **kwargs: Any) -> Any:
-        client = slogin(*args, **kwargs)
-        sdb.execute(update(User).where(User.id == client.user_id).values(language="en"))
-        sdb.commit()
-        return client
-
-    return make
-
-
-@pytest.fixture
-def seller(slogin: Any, sdb: Session) -> Any:
-    """A client signed in as a new user holding the given rights (English messages)."""
-    return english(slogin, sdb)
 
 
 def form_data(
@@ -134,10 +114,6 @@ def create(client: Any, app: Any, counterparty_id: int, **header: str) -> Any:
     )
 
 
-def count(sdb: Session, model: Any) -> int:
-    return sdb.scalar(select(func.count()).select_from(model)) or 0
-
-
 def pdf_text(data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
     return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
@@ -180,9 +156,9 @@ def test_vat_is_on_the_rate_total_not_per_line() -> None:
 # -- creating -----------------------------------------------------------------------------------
 
 
-def test_create_with_lines_stores_totals_and_number(sales_app, sdb, seller, counterparty) -> None:
+def test_create_with_lines_stores_totals_and_number(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: a proposal with three lines: numbered, lines in order, totals and VAT stored."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     response = create(client, sales_app, cp.id)
     assert response.status_code == 303, response.data.decode()
@@ -205,9 +181,9 @@ def test_create_with_lines_stores_totals_and_number(sales_app, sdb, seller, coun
     assert "КП-2031-0001" in card.get_data(as_text=True)
 
 
-def test_numbers_run_per_year(sales_app, sdb, seller, counterparty) -> None:
+def test_numbers_run_per_year(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: КП-<year>-NNNN, one sequence per year of the proposal's date."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     for issued in ("2031-01-10", "2031-12-31", "2032-01-01"):
         assert create(client, sales_app, cp.id, issued_on=issued, valid_until="").status_code == 303
@@ -217,11 +193,11 @@ def test_numbers_run_per_year(sales_app, sdb, seller, counterparty) -> None:
 
 
 def test_a_number_taken_meanwhile_takes_the_next(
-    sales_app, sdb, seller, counterparty, monkeypatch
+    sales_app, sdb, slogin, counterparty, monkeypatch
 ) -> None:
     """MS-7: another save took the number between reading and inserting: the unique
     constraint refuses it and the proposal gets the next free one."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     make_proposal(sdb, cp.id, client.user_id, "КП-2031-0001")
     real = proposals.next_number
@@ -241,38 +217,15 @@ def test_a_number_taken_meanwhile_takes_the_next(
     assert count(sdb, ProposalLine) == 1 + len(LINES)
 
 
-def _opportunity(sdb: Session, counterparty_id: int, responsible_id: int, **kw: Any) -> Opportunity:
-    pipeline = Pipeline(name=f"Продажі {responsible_id}-{counterparty_id}")
-    sdb.add(pipeline)
-    sdb.flush()
-    stage = PipelineStage(pipeline_id=pipeline.id, name="Перемовини")
-    sdb.add(stage)
-    sdb.flush()
-    record = Opportunity(
-        name="Впровадження CRM",
-        counterparty_id=counterparty_id,
-        pipeline_id=pipeline.id,
-        stage_id=stage.id,
-        amount=Decimal("45000.00"),
-        responsible_id=responsible_id,
-        **kw,
-    )
-    sdb.add(record)
-    sdb.commit()
-    return record
-
-
-def test_from_an_opportunity(sales_app, sdb, seller, counterparty) -> None:
+def test_from_an_opportunity(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: the new proposal starts with the opportunity's counterparty, contact person
     and one line (its name and amount); saved, it points at the opportunity."""
-    client = seller([*PERMS, "sales.opportunity.read"])
+    client = slogin([*PERMS, "sales.opportunity.read"])
     cp = counterparty(manager_id=client.user_id)
-    person = Person(last_name="Шевченко", full_name="Шевченко", manager_id=client.user_id)
-    sdb.add(person)
-    sdb.flush()
-    sdb.add(PersonLink(person_id=person.id, counterparty_id=cp.id))
-    sdb.commit()
-    opportunity = _opportunity(sdb, cp.id, client.user_id, person_id=person.id)
+    person = make_person(sdb, client.user_id, "Шевченко", counterparty_id=cp.id)
+    opportunity = make_opportunity(
+        sdb, cp.id, client.user_id, amount=Decimal("45000.00"), person_id=person.id
+    )
     url = f"/sales/opportunities/{opportunity.id}/proposal"
     page = client.get(url).get_data(as_text=True)
     assert "Впровадження CRM" in page and "45000" in page
@@ -288,15 +241,15 @@ def test_from_an_opportunity(sales_app, sdb, seller, counterparty) -> None:
     )
 
 
-def test_from_another_managers_opportunity_is_404(sales_app, sdb, seller, counterparty) -> None:
+def test_from_another_managers_opportunity_is_404(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: the opportunity is loaded within the user's opportunity scope."""
-    owner = seller(PERMS)
-    client = seller([*PERMS, "sales.opportunity.read"])
+    owner = slogin(PERMS)
+    client = slogin([*PERMS, "sales.opportunity.read"])
     cp = counterparty(manager_id=client.user_id)
-    theirs = _opportunity(sdb, cp.id, owner.user_id)
+    theirs = make_opportunity(sdb, cp.id, owner.user_id)
     assert client.get(f"/sales/opportunities/{theirs.id}/proposal").status_code == 404
     assert client.get("/sales/opportunities/99999999/proposal").status_code == 404
-    assert seller(PERMS).get(f"/sales/opportunities/{theirs.id}/proposal").status_code == 403
+    assert slogin(PERMS).get(f"/sales/opportunities/{theirs.id}/proposal").status_code == 403
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -315,9 +268,9 @@ def test_from_another_managers_opportunity_is_404(sales_app, sdb, seller, counte
         ({"lines-0-price": "1e40"}, "Enter a number"),
     ],
 )
-def test_bad_input_saves_nothing(sales_app, sdb, seller, counterparty, change, message) -> None:
+def test_bad_input_saves_nothing(sales_app, sdb, slogin, counterparty, change, message) -> None:
     """MS-7: a wrong field answers 400 with its message; no proposal, no line is saved."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     data = form_data(client, sales_app, cp.id)
     data.update(change)
@@ -327,8 +280,8 @@ def test_bad_input_saves_nothing(sales_app, sdb, seller, counterparty, change, m
     assert count(sdb, Proposal) == 0 and count(sdb, ProposalLine) == 0
 
 
-def test_without_lines_is_refused(sales_app, sdb, seller, counterparty) -> None:
-    client = seller(PERMS)
+def test_without_lines_is_refused(sales_app, sdb, slogin, counterparty) -> None:
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     response = client.post("/sales/proposals/new", data=form_data(client, sales_app, cp.id, ()))
     assert response.status_code == 400
@@ -337,11 +290,11 @@ def test_without_lines_is_refused(sales_app, sdb, seller, counterparty) -> None:
 
 
 def test_another_managers_counterparty_cannot_be_chosen(
-    sales_app, sdb, seller, counterparty
+    sales_app, sdb, slogin, counterparty
 ) -> None:
     """MS-7: only a counterparty the user reaches (crm_base's scope)."""
-    other = seller(PERMS)
-    client = seller(PERMS)
+    other = slogin(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=other.user_id)
     response = create(client, sales_app, cp.id)
     assert response.status_code == 400
@@ -351,10 +304,10 @@ def test_another_managers_counterparty_cannot_be_chosen(
 # -- editing and status -------------------------------------------------------------------------
 
 
-def test_one_more_line_then_save_recomputes(sales_app, sdb, seller, counterparty) -> None:
+def test_one_more_line_then_save_recomputes(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: "One more line" shows the posted form with a blank row, saving nothing; a
     save with changed lines updates lines and totals in one go."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     create(client, sales_app, cp.id)
     record = sdb.scalars(select(Proposal)).one()
@@ -376,9 +329,9 @@ def test_one_more_line_then_save_recomputes(sales_app, sdb, seller, counterparty
     assert count(sdb, ProposalLine) == 1
 
 
-def test_send_then_only_a_draft_is_edited(sales_app, sdb, seller, counterparty) -> None:
+def test_send_then_only_a_draft_is_edited(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: draft → sent → accepted; a sent proposal's form does not save."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     record = make_proposal(sdb, cp.id, client.user_id, "КП-2031-0001")
     token = csrf_token(sales_app, client)
@@ -412,9 +365,9 @@ def test_send_then_only_a_draft_is_edited(sales_app, sdb, seller, counterparty) 
 
 
 @pytest.mark.parametrize("template", ["standard", "short"])
-def test_pdf_has_lines_totals_and_words(sales_app, sdb, seller, counterparty, template) -> None:
+def test_pdf_has_lines_totals_and_words(sales_app, sdb, slogin, counterparty, template) -> None:
     """MS-7: the printed proposal: a PDF with the lines, the VAT and the total in words."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     create(client, sales_app, cp.id, template=template)
     record = sdb.scalars(select(Proposal)).one()
@@ -432,11 +385,11 @@ def test_pdf_has_lines_totals_and_words(sales_app, sdb, seller, counterparty, te
 # -- scope and rights -----------------------------------------------------------------------
 
 
-def test_another_managers_proposal_is_404_everywhere(sales_app, sdb, seller, counterparty) -> None:
+def test_another_managers_proposal_is_404_everywhere(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: list, card, edit, status and PDF see only the user's own proposals (own
     scope); another's id and a guessed one answer 404."""
-    owner = seller(PERMS)
-    client = seller(PERMS)
+    owner = slogin(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=owner.user_id)
     theirs = make_proposal(sdb, cp.id, owner.user_id, "КП-2031-0077")
     assert "КП-2031-0077" not in client.get("/sales/proposals").get_data(as_text=True)
@@ -455,16 +408,16 @@ def test_another_managers_proposal_is_404_everywhere(sales_app, sdb, seller, cou
         f"/sales/proposals/{theirs.id}/status", data={"csrf_token": token, "to": "sent"}
     )
     assert status.status_code == 404
-    team = seller(PERMS, scopes={"sales.proposal": "all"})
+    team = slogin(PERMS, scopes={"sales.proposal": "all"})
     assert team.get(f"/print/sales.proposal/{theirs.id}").status_code == 200
 
 
-def test_rights_are_checked(sales_app, sdb, seller, counterparty) -> None:
+def test_rights_are_checked(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: without the rights: 403 (list, new, card, PDF, status, delete)."""
-    owner = seller(PERMS)
+    owner = slogin(PERMS)
     cp = counterparty(manager_id=owner.user_id)
     record = make_proposal(sdb, cp.id, owner.user_id, "КП-2031-0001")
-    nobody = seller(["crm_base.counterparty.read"])
+    nobody = slogin(["crm_base.counterparty.read"])
     for url in (
         "/sales/proposals",
         "/sales/proposals/new",
@@ -472,7 +425,7 @@ def test_rights_are_checked(sales_app, sdb, seller, counterparty) -> None:
         f"/print/sales.proposal/{record.id}",
     ):
         assert nobody.get(url).status_code == 403, url
-    reader = seller([READ], scopes={"sales.proposal": "all"})
+    reader = slogin([READ], scopes={"sales.proposal": "all"})
     assert reader.get(f"/sales/proposals/{record.id}").status_code == 200
     token = csrf_token(sales_app, reader)
     for url in (f"/sales/proposals/{record.id}/status", f"/sales/proposals/{record.id}/delete"):
@@ -482,11 +435,11 @@ def test_rights_are_checked(sales_app, sdb, seller, counterparty) -> None:
 # -- the counterparty's card ------------------------------------------------------------------
 
 
-def test_purchase_history_tab_timeline_and_search(sales_app, sdb, seller, counterparty) -> None:
+def test_purchase_history_tab_timeline_and_search(sales_app, sdb, slogin, counterparty) -> None:
     """CL-5: the card's "Purchase history" lists the proposals the user reaches with the
     accepted total; the timeline and the global search find them too."""
-    client = seller([*PERMS, "sales.contract.read", "sales.contract.create"])
-    other = seller(PERMS)
+    client = slogin([*PERMS, "sales.contract.read", "sales.contract.create"])
+    other = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
     make_proposal(sdb, cp.id, client.user_id, "КП-2031-0001", status="accepted")
     make_proposal(sdb, cp.id, other.user_id, "КП-2031-0002")
@@ -506,18 +459,18 @@ def test_purchase_history_tab_timeline_and_search(sales_app, sdb, seller, counte
     found = client.get("/search", query_string={"q": "кп-2031"}).get_data(as_text=True)
     assert "КП-2031-0001" in found and "КП-2031-0002" not in found
     assert (
-        seller(["crm_base.counterparty.read"])
+        slogin(["crm_base.counterparty.read"])
         .get(f"/sales/counterparties/{cp.id}/purchases")
         .status_code
         == 403
     )
-    stranger = seller([*PERMS])
+    stranger = slogin([*PERMS])
     assert stranger.get(f"/sales/counterparties/{cp.id}/purchases").status_code == 404
 
 
-def test_merge_moves_proposals(sales_app, sdb, seller, counterparty) -> None:
+def test_merge_moves_proposals(sales_app, sdb, slogin, counterparty) -> None:
     """CL-5: merging a duplicate counterparty (or person) moves its proposals."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     source, target = counterparty("Дубль"), counterparty("Основний")
     record = make_proposal(sdb, source.id, client.user_id, "КП-2031-0001")
     assert proposals.merge_records(COUNTERPARTY, source.id, target.id, sdb) == 1
@@ -526,15 +479,11 @@ def test_merge_moves_proposals(sales_app, sdb, seller, counterparty) -> None:
     assert sdb.get(Proposal, record.id).counterparty_id == target.id
 
 
-def test_send_queues_an_email_only_with_notifications(sales_app, sdb, seller, counterparty) -> None:
+def test_send_queues_an_email_only_with_notifications(sales_app, sdb, slogin, counterparty) -> None:
     """MS-7: without the notifications addon, "Send" only changes the status."""
-    client = seller(PERMS)
+    client = slogin(PERMS)
     cp = counterparty(manager_id=client.user_id)
-    person = Person(last_name="Коваль", full_name="Коваль", manager_id=client.user_id)
-    sdb.add(person)
-    sdb.flush()
-    sdb.add(Channel(person_id=person.id, kind="email", value="koval@example.com"))
-    sdb.commit()
+    person = make_person(sdb, client.user_id, email="koval@example.com")
     record = make_proposal(sdb, cp.id, client.user_id, "КП-2031-0001", person_id=person.id)
     assert proposals.person_email(sdb, person.id) == "koval@example.com"
     token = csrf_token(sales_app, client)

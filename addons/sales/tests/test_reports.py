@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from addons.crm_base.models import Counterparty
@@ -27,26 +26,12 @@ from addons.sales.models import (
     SourceCost,
 )
 from addons.sales.reports import build_funnel, quarter_of
-from core.models import User
 from core.testing.plugin import create_user
 
 READ = "sales.report.read"
 Q2 = {"date_from": "2024-04-01", "date_to": "2024-06-30"}
 IN_Q2 = datetime(2024, 5, 10, 12, tzinfo=UTC)
 IN_Q1 = datetime(2024, 3, 31, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def slogin(slogin: Callable[..., FlaskClient], sdb: Session) -> Callable[..., FlaskClient]:
-    """conftest's ``slogin``, the user reading English (the messages checked are msgids)."""
-
-    def make(*args: Any, **kwargs: Any) -> FlaskClient:
-        client = slogin(*args, **kwargs)
-        sdb.execute(update(User).where(User.id == client.user_id).values(language="en"))  # type: ignore[attr-defined]
-        sdb.commit()
-        return client
-
-    return make
 
 
 @dataclass

@@ -4,47 +4,22 @@ merging counterparties, the choices offered to other forms."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from addons.sales.models import (
     CounterpartySource,
-    Opportunity,
-    Pipeline,
-    PipelineStage,
     Source,
     SourceCost,
 )
 from addons.sales.sources import merge_records, source_choices
-from core.models import User
-from core.testing.plugin import csrf_token
+from addons.sales.tests.helpers import make_opportunity, post
 
 ADMIN = "sales.source.update"
 CARD = ["crm_base.counterparty.read", "crm_base.counterparty.update"]
-
-
-@pytest.fixture
-def slogin(slogin: Callable[..., FlaskClient], sdb: Session) -> Callable[..., FlaskClient]:
-    """conftest's ``slogin``, the user reading English (the messages checked are msgids)."""
-
-    def make(*args: Any, **kwargs: Any) -> FlaskClient:
-        client = slogin(*args, **kwargs)
-        sdb.execute(update(User).where(User.id == client.user_id).values(language="en"))  # type: ignore[attr-defined]
-        sdb.commit()
-        return client
-
-    return make
-
-
-def post(client, sales_app, url, **data):
-    return client.post(url, data={"csrf_token": csrf_token(sales_app, client), **data})
 
 
 @pytest.fixture
@@ -64,15 +39,15 @@ def make_source(sdb, name="Exhibition", sort=1, active=True):
 
 def test_create_rename_reorder_and_deactivate(sales_app, sdb, admin):
     """MS-5: sources are configurable."""
-    response = post(admin, sales_app, "/sales/sources", name="  Виставка «Агро»  ")
+    response = post(sales_app, admin, "/sales/sources", name="  Виставка «Агро»  ")
     assert response.status_code == 303
     source = sdb.scalar(select(Source).where(Source.name == "Виставка «Агро»"))
     assert source is not None and source.active
-    response = post(admin, sales_app, f"/sales/sources/{source.id}", name="Web site", sort="5")
+    response = post(sales_app, admin, f"/sales/sources/{source.id}", name="Web site", sort="5")
     assert response.status_code == 303
     sdb.refresh(source)
     assert (source.name, source.sort, source.active) == ("Web site", 5, False)
-    post(admin, sales_app, f"/sales/sources/{source.id}", name="Web site", sort="5", active="y")
+    post(sales_app, admin, f"/sales/sources/{source.id}", name="Web site", sort="5", active="y")
     sdb.refresh(source)
     assert source.active
     page = admin.get("/sales/sources").get_data(as_text=True)
@@ -91,7 +66,7 @@ def test_create_rename_reorder_and_deactivate(sales_app, sdb, admin):
 )
 def test_bad_source_input_saves_nothing(sales_app, sdb, admin, data, message):
     make_source(sdb)
-    response = post(admin, sales_app, "/sales/sources", **data)
+    response = post(sales_app, admin, "/sales/sources", **data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert sdb.scalar(select(func.count()).select_from(Source)) == 1
@@ -100,7 +75,7 @@ def test_bad_source_input_saves_nothing(sales_app, sdb, admin, data, message):
 def test_rename_to_a_taken_name_is_refused(sales_app, sdb, admin):
     make_source(sdb, "Exhibition")
     radio = make_source(sdb, "Radio", 2)
-    response = post(admin, sales_app, f"/sales/sources/{radio.id}", name="EXHIBITION")
+    response = post(sales_app, admin, f"/sales/sources/{radio.id}", name="EXHIBITION")
     assert response.status_code == 400
     sdb.refresh(radio)
     assert radio.name == "Radio"
@@ -108,7 +83,7 @@ def test_rename_to_a_taken_name_is_refused(sales_app, sdb, admin):
 
 def test_delete_an_unused_source(sales_app, sdb, admin):
     source = make_source(sdb)
-    response = post(admin, sales_app, f"/sales/sources/{source.id}/delete")
+    response = post(sales_app, admin, f"/sales/sources/{source.id}/delete")
     assert response.status_code == 303
     sdb.expire_all()
     assert sdb.get(Source, source.id) is None
@@ -118,7 +93,7 @@ def test_a_source_in_use_is_deactivated_not_deleted(sales_app, sdb, admin, count
     source = make_source(sdb)
     sdb.add(CounterpartySource(counterparty_id=counterparty().id, source_id=source.id))
     sdb.commit()
-    response = post(admin, sales_app, f"/sales/sources/{source.id}/delete")
+    response = post(sales_app, admin, f"/sales/sources/{source.id}/delete")
     assert response.status_code == 303
     sdb.expire_all()
     kept = sdb.get(Source, source.id)
@@ -129,23 +104,8 @@ def test_a_source_in_use_is_deactivated_not_deleted(sales_app, sdb, admin, count
 
 def test_a_source_with_an_opportunity_is_in_use(sales_app, sdb, admin, counterparty):
     source = make_source(sdb)
-    pipeline = Pipeline(name="P")
-    sdb.add(pipeline)
-    sdb.flush()
-    stage = PipelineStage(pipeline_id=pipeline.id, name="S", sort=1)
-    sdb.add(stage)
-    sdb.flush()
-    sdb.add(
-        Opportunity(
-            name="Deal",
-            counterparty_id=counterparty().id,
-            pipeline_id=pipeline.id,
-            stage_id=stage.id,
-            source_id=source.id,
-        )
-    )
-    sdb.commit()
-    post(admin, sales_app, f"/sales/sources/{source.id}/delete")
+    make_opportunity(sdb, counterparty().id, None, source_id=source.id)
+    post(sales_app, admin, f"/sales/sources/{source.id}/delete")
     sdb.expire_all()
     assert sdb.get(Source, source.id).active is False
 
@@ -154,8 +114,8 @@ def test_sources_need_the_right(sales_app, sdb, slogin):
     source = make_source(sdb)
     client = slogin(["sales.report.read"])
     assert client.get("/sales/sources").status_code == 403
-    assert post(client, sales_app, "/sales/sources", name="New").status_code == 403
-    assert post(client, sales_app, f"/sales/sources/{source.id}/delete").status_code == 403
+    assert post(sales_app, client, "/sales/sources", name="New").status_code == 403
+    assert post(sales_app, client, f"/sales/sources/{source.id}/delete").status_code == 403
     assert client.get(f"/sales/sources/{source.id}/costs").status_code == 403
 
 
@@ -163,7 +123,7 @@ def test_unknown_source_is_404_and_a_post_needs_csrf(sales_app, sdb, admin):
     source = make_source(sdb)
     assert admin.get("/sales/sources/999999/costs").status_code == 404
     assert admin.get("/sales/sources/99999999999/costs").status_code == 404
-    assert post(admin, sales_app, "/sales/sources/999999", name="X").status_code == 404
+    assert post(sales_app, admin, "/sales/sources/999999", name="X").status_code == 404
     assert admin.post(f"/sales/sources/{source.id}/delete").status_code == 400
     assert sdb.get(Source, source.id) is not None
 
@@ -175,18 +135,18 @@ def test_add_and_delete_costs(sales_app, sdb, admin):
     """MS-5: what a source cost, per day."""
     source = make_source(sdb)
     url = f"/sales/sources/{source.id}/costs"
-    response = post(admin, sales_app, url, spent_on="2024-05-20", amount="1 200,505", note="Stand")
+    response = post(sales_app, admin, url, spent_on="2024-05-20", amount="1 200,505", note="Stand")
     assert response.status_code == 303
     cost = sdb.scalar(select(SourceCost).where(SourceCost.source_id == source.id))
     assert cost.amount == Decimal("1200.51") and cost.note == "Stand"
-    assert post(admin, sales_app, url, spent_on="2024-05-21", amount="0").status_code == 303
+    assert post(sales_app, admin, url, spent_on="2024-05-21", amount="0").status_code == 303
     page = admin.get(url).get_data(as_text=True)
     assert "Stand" in page and "1" in page
-    response = post(admin, sales_app, f"/sales/sources/costs/{cost.id}/delete")
+    response = post(sales_app, admin, f"/sales/sources/costs/{cost.id}/delete")
     assert response.status_code == 303
     sdb.expire_all()
     assert sdb.get(SourceCost, cost.id) is None
-    assert post(admin, sales_app, "/sales/sources/costs/999999/delete").status_code == 404
+    assert post(sales_app, admin, "/sales/sources/costs/999999/delete").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -206,7 +166,7 @@ def test_add_and_delete_costs(sales_app, sdb, admin):
 )
 def test_bad_cost_input_saves_nothing(sales_app, sdb, admin, data):
     source = make_source(sdb)
-    response = post(admin, sales_app, f"/sales/sources/{source.id}/costs", **data)
+    response = post(sales_app, admin, f"/sales/sources/{source.id}/costs", **data)
     assert response.status_code == 400
     assert "field-error" in response.get_data(as_text=True)
     assert sdb.scalar(select(func.count()).select_from(SourceCost)) == 0
@@ -241,17 +201,17 @@ def test_card_tab_sets_changes_and_clears_the_source(sales_app, sdb, slogin, cou
     assert fragment.status_code == 200
     text = fragment.get_data(as_text=True)
     assert "<html" not in text and "not known" in text and "Exhibition" in text
-    assert post(client, sales_app, url, source_id=str(exhibition.id)).status_code == 303
+    assert post(sales_app, client, url, source_id=str(exhibition.id)).status_code == 303
     row = sdb.get(CounterpartySource, company.id)
     assert row.source_id == exhibition.id
     since = row.created_at
-    assert post(client, sales_app, url, source_id=str(web.id)).status_code == 303
+    assert post(sales_app, client, url, source_id=str(web.id)).status_code == 303
     sdb.expire_all()
     row = sdb.get(CounterpartySource, company.id)
     assert row.source_id == web.id and row.created_at == since
     page = client.get(url).get_data(as_text=True)
     assert "Web" in page and "Back to the card" in page
-    assert post(client, sales_app, url, source_id="").status_code == 303
+    assert post(sales_app, client, url, source_id="").status_code == 303
     sdb.expire_all()
     assert sdb.get(CounterpartySource, company.id) is None
 
@@ -262,14 +222,14 @@ def test_card_tab_refuses_unknown_and_inactive_sources(sales_app, sdb, slogin, c
     old = make_source(sdb, "Old", active=False)
     url = f"/sales/counterparties/{company.id}/source"
     for value in (str(old.id), "999999", "abc"):
-        response = post(client, sales_app, url, source_id=value)
+        response = post(sales_app, client, url, source_id=value)
         assert response.status_code == 400
         assert "field-error" in response.get_data(as_text=True)
     assert sdb.get(CounterpartySource, company.id) is None
     # an inactive source already set stays selectable
     sdb.add(CounterpartySource(counterparty_id=company.id, source_id=old.id))
     sdb.commit()
-    assert post(client, sales_app, url, source_id=str(old.id)).status_code == 303
+    assert post(sales_app, client, url, source_id=str(old.id)).status_code == 303
 
 
 def test_card_tab_rights_and_scope(sales_app, sdb, slogin, counterparty):
@@ -279,11 +239,11 @@ def test_card_tab_rights_and_scope(sales_app, sdb, slogin, counterparty):
     url = f"/sales/counterparties/{mine.id}/source"
     page = reader.get(url, headers={"HX-Request": "true"})
     assert page.status_code == 200 and "<form" not in page.get_data(as_text=True)
-    assert post(reader, sales_app, url, source_id=str(source.id)).status_code == 403
+    assert post(sales_app, reader, url, source_id=str(source.id)).status_code == 403
     editor = slogin(CARD)
     theirs = f"/sales/counterparties/{mine.id}/source"  # the reader's, not the editor's
     assert editor.get(theirs).status_code == 404
-    assert post(editor, sales_app, theirs, source_id=str(source.id)).status_code == 404
+    assert post(sales_app, editor, theirs, source_id=str(source.id)).status_code == 404
     assert editor.get("/sales/counterparties/99999999/source").status_code == 404
     assert editor.get("/sales/counterparties/99999999999/source").status_code == 404
     assert slogin([]).get(url).status_code == 403
@@ -326,8 +286,8 @@ def test_merge_keeps_the_survivors_source(sales_app, sdb, slogin, counterparty):
     sdb.commit()
     client = slogin(superuser=True)
     response = post(
-        client,
         sales_app,
+        client,
         f"/crm/counterparties/{survivor.id}/merge/{duplicate.id}",
         source_version=str(duplicate.version),
         target_version=str(survivor.version),

@@ -16,12 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from addons.crm_base.models import Channel, Counterparty, MailingList, Person, PersonLink
+from addons.crm_base.models import Channel, Counterparty, MailingList
 from addons.sales import telemarketing as tm
 from addons.sales.models import Call, Campaign, CampaignOperator, Contact, Opportunity
+from addons.sales.tests.helpers import make_counterparty, make_person, post
 from core.db import utcnow
-from core.models import User
-from core.testing.plugin import csrf_token
 
 MANAGE = (tm.READ, tm.CREATE, tm.UPDATE, tm.DELETE)
 LISTS = ("crm_base.mailing_list.read", "crm_base.counterparty.read", "crm_base.person.read")
@@ -30,35 +29,6 @@ LISTS = ("crm_base.mailing_list.read", "crm_base.counterparty.read", "crm_base.p
 def aware(value: datetime | None) -> datetime | None:
     """SQLite gives back naive UTC datetimes."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-@pytest.fixture
-def login_en(slogin: Callable[..., FlaskClient], sdb: Session) -> Callable[..., FlaskClient]:
-    """A signed-in client whose user reads English (the tests read the texts)."""
-
-    def make(*args: Any, **kwargs: Any) -> FlaskClient:
-        client = slogin(*args, **kwargs)
-        sdb.get(User, client.user_id).language = "en"  # type: ignore[union-attr]
-        sdb.commit()
-        return client
-
-    return make
-
-
-def post(app: Flask, client: FlaskClient, url: str, **data: Any):  # type: ignore[no-untyped-def]
-    return client.post(url, data={"csrf_token": csrf_token(app, client), **data})
-
-
-def add_counterparty(sdb: Session, name: str, manager_id: int, *phones: str) -> Counterparty:
-    record = Counterparty(name=name, manager_id=manager_id)
-    sdb.add(record)
-    sdb.flush()
-    for index, value in enumerate(phones):
-        sdb.add(
-            Channel(counterparty_id=record.id, kind="phone", value=value, is_primary=index == 1)
-        )
-    sdb.commit()
-    return record
 
 
 def add_list(sdb: Session, owner_id: int, subject: str = "counterparty") -> MailingList:
@@ -85,13 +55,13 @@ def calls_of(sdb: Session, campaign_id: int) -> list[Call]:
 
 
 @pytest.fixture
-def setup(sales_app: Flask, sdb: Session, login_en: Callable[..., FlaskClient]) -> dict[str, Any]:
+def setup(sales_app: Flask, sdb: Session, slogin: Callable[..., FlaskClient]) -> dict[str, Any]:
     """A manager with a list of two counterparties with phones, an active campaign with a
     built queue, and an operator of it."""
-    manager = login_en((*MANAGE, *LISTS))
-    operator = login_en((tm.CALL,))
-    first = add_counterparty(sdb, "ТОВ «Перший»", manager.user_id, "+380441111111")
-    second = add_counterparty(sdb, "ТОВ «Другий»", manager.user_id, "+380442222222")
+    manager = slogin((*MANAGE, *LISTS))
+    operator = slogin((tm.CALL,))
+    first = make_counterparty(sdb, "ТОВ «Перший»", manager.user_id, "+380441111111")
+    second = make_counterparty(sdb, "ТОВ «Другий»", manager.user_id, "+380442222222")
     mailing = add_list(sdb, manager.user_id)
     campaign = add_campaign(
         sdb, manager.user_id, (operator.user_id,), mailing_list_id=mailing.id, script="Добрий день!"
@@ -110,11 +80,11 @@ def setup(sales_app: Flask, sdb: Session, login_en: Callable[..., FlaskClient]) 
 # -- campaigns: CRUD and scope ---------------------------------------------------------------
 
 
-def test_campaign_crud_and_scope(sales_app, sdb, login_en):
+def test_campaign_crud_and_scope(sales_app, sdb, slogin):
     """MS-3: create, read, edit with operators, delete; another manager gets 404 (also for
     guessed ids), a user without the right 403."""
-    manager = login_en((*MANAGE, *LISTS))
-    operator = login_en((tm.CALL,))
+    manager = slogin((*MANAGE, *LISTS))
+    operator = slogin((tm.CALL,))
     mailing = add_list(sdb, manager.user_id)
     assert f'value="{mailing.id}"' in manager.get("/sales/campaigns/new").get_data(as_text=True)
     answer = post(
@@ -150,7 +120,7 @@ def test_campaign_crud_and_scope(sales_app, sdb, login_en):
     assert record.name == "Осінній обдзвін 2"
     assert tm.operator_ids(sdb, record.id) == []  # none chosen now
 
-    other = login_en(MANAGE)
+    other = slogin(MANAGE)
     for url in ("", "/edit", "/progress"):
         assert other.get(f"/sales/campaigns/{record.id}{url}").status_code == 404
     for url in ("/build", "/status", "/delete"):
@@ -158,7 +128,7 @@ def test_campaign_crud_and_scope(sales_app, sdb, login_en):
     for guessed in (record.id + 1000, 2**40):
         assert manager.get(f"/sales/campaigns/{guessed}").status_code == 404
     assert "Осінній" not in other.get("/sales/campaigns").get_data(as_text=True)
-    reader = login_en((tm.CALL,))
+    reader = slogin((tm.CALL,))
     assert reader.get("/sales/campaigns").status_code == 403
     assert reader.get("/sales/campaigns/new").status_code == 403
 
@@ -169,9 +139,9 @@ def test_campaign_crud_and_scope(sales_app, sdb, login_en):
     assert sdb.get(Campaign, record.id) is None
 
 
-def test_new_campaign_bad_input_saves_nothing(sales_app, sdb, login_en):
+def test_new_campaign_bad_input_saves_nothing(sales_app, sdb, slogin):
     """MS-3: an empty name or an end before the start: the form again, nothing saved."""
-    manager = login_en(MANAGE)
+    manager = slogin(MANAGE)
     before = sdb.scalar(select(func.count()).select_from(Campaign))
     answer = post(sales_app, manager, "/sales/campaigns/new", name="")
     assert answer.status_code == 400
@@ -193,13 +163,13 @@ def test_new_campaign_bad_input_saves_nothing(sales_app, sdb, login_en):
 # -- building the queue ------------------------------------------------------------------
 
 
-def test_build_queue_phones_and_no_duplicates(sales_app, sdb, login_en):
+def test_build_queue_phones_and_no_duplicates(sales_app, sdb, slogin):
     """MS-3: one call per member with a phone (the main one), members without a phone are
     counted, a rebuild adds only new members."""
-    manager = login_en((*MANAGE, *LISTS))
-    two = add_counterparty(sdb, "Два телефони", manager.user_id, "+380441000001", "+380441000002")
-    one = add_counterparty(sdb, "Один телефон", manager.user_id, "+380441000003")
-    add_counterparty(sdb, "Без телефону", manager.user_id)
+    manager = slogin((*MANAGE, *LISTS))
+    two = make_counterparty(sdb, "Два телефони", manager.user_id, "+380441000001", "+380441000002")
+    one = make_counterparty(sdb, "Один телефон", manager.user_id, "+380441000003")
+    make_counterparty(sdb, "Без телефону", manager.user_id)
     campaign = add_campaign(sdb, manager.user_id, mailing_list_id=add_list(sdb, manager.user_id).id)
     answer = post(sales_app, manager, f"/sales/campaigns/{campaign.id}/build")
     assert answer.status_code == 303
@@ -213,7 +183,7 @@ def test_build_queue_phones_and_no_duplicates(sales_app, sdb, login_en):
     }
     assert all(c.outcome == "pending" and c.due_at is not None for c in calls)
 
-    three = add_counterparty(sdb, "Новий", manager.user_id, "+380441000004")
+    three = make_counterparty(sdb, "Новий", manager.user_id, "+380441000004")
     answer = post(sales_app, manager, f"/sales/campaigns/{campaign.id}/build")
     assert "Calls queued: 1; already in the queue: 2." in manager.get(answer.location).get_data(
         as_text=True
@@ -223,21 +193,15 @@ def test_build_queue_phones_and_no_duplicates(sales_app, sdb, login_en):
     )
 
 
-def test_build_queue_of_persons(sales_app, sdb, login_en):
+def test_build_queue_of_persons(sales_app, sdb, slogin):
     """MS-3: a list of contact persons calls each person at their own phone, for their
     counterparty; a person of no counterparty is reported, not queued."""
-    manager = login_en((*MANAGE, *LISTS))
-    company = add_counterparty(sdb, "ТОВ «Роботодавець»", manager.user_id)
-    linked = Person(last_name="Коваль", full_name="Коваль", manager_id=manager.user_id)
-    alone = Person(last_name="Самотній", full_name="Самотній", manager_id=manager.user_id)
-    sdb.add_all([linked, alone])
-    sdb.flush()
-    sdb.add(PersonLink(person_id=linked.id, counterparty_id=company.id, is_primary=True))
-    sdb.add_all(
-        Channel(person_id=p.id, kind="phone", value=v)
-        for p, v in ((linked, "+380501111111"), (alone, "+380502222222"))
+    manager = slogin((*MANAGE, *LISTS))
+    company = make_counterparty(sdb, "ТОВ «Роботодавець»", manager.user_id)
+    linked = make_person(
+        sdb, manager.user_id, counterparty_id=company.id, primary=True, phone="+380501111111"
     )
-    sdb.commit()
+    make_person(sdb, manager.user_id, "Самотній", phone="+380502222222")  # no counterparty
     campaign = add_campaign(
         sdb, manager.user_id, mailing_list_id=add_list(sdb, manager.user_id, "person").id
     )
@@ -253,9 +217,9 @@ def test_build_queue_of_persons(sales_app, sdb, login_en):
     )
 
 
-def test_build_queue_in_bulk(sales_app, sdb, login_en):
+def test_build_queue_in_bulk(sales_app, sdb, slogin):
     """MS-3: thousands of members build in batches, quickly, each once."""
-    manager = login_en((*MANAGE, *LISTS))
+    manager = slogin((*MANAGE, *LISTS))
     size = 2500
     first_id = (sdb.scalar(select(func.max(Counterparty.id))) or 0) + 1
     sdb.execute(
@@ -284,11 +248,11 @@ def test_build_queue_in_bulk(sales_app, sdb, login_en):
     assert sdb.scalar(count) == size
 
 
-def test_status_transitions(sales_app, sdb, login_en):
+def test_status_transitions(sales_app, sdb, slogin):
     """MS-3: draft → active (builds the queue) → closed; a jump is refused; a campaign
     without a mailing list cannot be activated."""
-    manager = login_en((*MANAGE, *LISTS))
-    add_counterparty(sdb, "Клієнт", manager.user_id, "+380443333333")
+    manager = slogin((*MANAGE, *LISTS))
+    make_counterparty(sdb, "Клієнт", manager.user_id, "+380443333333")
     bare = add_campaign(sdb, manager.user_id, name="Без списку")
     answer = post(sales_app, manager, f"/sales/campaigns/{bare.id}/status", status="active")
     assert "Choose the mailing list" in manager.get(answer.location).get_data(as_text=True)
@@ -336,10 +300,10 @@ def test_queue_shows_the_next_call(sales_app, sdb, setup):
     assert operator.get(f"/sales/campaigns/{campaign.id}/queue").status_code == 200
 
 
-def test_queue_rights(sales_app, sdb, setup, login_en):
+def test_queue_rights(sales_app, sdb, setup, slogin):
     """MS-3: without the call right 403; not an operator of the campaign 404."""
     campaign = setup["campaign"]
-    stranger = login_en((tm.CALL,))
+    stranger = slogin((tm.CALL,))
     assert stranger.get(f"/sales/campaigns/{campaign.id}/queue").status_code == 404
     assert (
         post(sales_app, stranger, f"/sales/campaigns/{campaign.id}/queue/take").status_code == 404
@@ -351,11 +315,11 @@ def test_queue_rights(sales_app, sdb, setup, login_en):
     assert setup["manager"].get("/sales/queue").status_code == 403
 
 
-def test_two_operators_never_get_the_same_call(sales_app, sdb, setup, login_en):
+def test_two_operators_never_get_the_same_call(sales_app, sdb, setup, slogin):
     """MS-3: two operators taking at once get different numbers; a claim on a held call
     fails; the other's outcome on it is refused; an expired claim frees the call."""
     campaign = setup["campaign"]
-    other = login_en((tm.CALL,))
+    other = slogin((tm.CALL,))
     sdb.add(CampaignOperator(campaign_id=campaign.id, user_id=other.user_id))
     sdb.commit()
     mine = take(sales_app, setup["operator"])
