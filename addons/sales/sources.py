@@ -109,6 +109,13 @@ def merge_records(subject: str, source_id: int, target_id: int, session: Session
 # -- for the other areas' forms -------------------------------------------------------
 
 
+def all_source_choices() -> list[tuple[int, str]]:
+    """``(id, name)`` of every source, inactive ones too: a list filter must still find
+    the records of a source that was retired."""
+    stmt = select(Source.id, Source.name).order_by(Source.sort, Source.name)
+    return [(sid, name) for sid, name in db_session().execute(stmt)]
+
+
 def source_choices(session: Session, keep: int | None = None) -> list[tuple[int, str]]:
     """``(id, name)`` of the active sources in their order, for a contact's or an
     opportunity's form; ``keep`` (the record's current source) stays in the list even if

@@ -127,7 +127,8 @@ def timeline_entries(subject: str, subject_id: int, user: Any) -> list[TimelineE
             title = f"{title} · {direction}"
         body = result
         if next_step:
-            body = f"{body}\n{_('Next step: %(step)s', step=next_step)}".strip()
+            step = _("Next step: %(step)s", step=next_step)
+            body = f"{body}\n{step}".strip()
         entries.append(TimelineEntry(as_utc(planned_at), KIND, title, body, card_path(cid)))
     return entries
 

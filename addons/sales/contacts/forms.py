@@ -38,6 +38,7 @@ from addons.sales.shared import (
     stored_name,
     user_choices,
 )
+from addons.sales.sources import source_choices
 from core.security import has_permission
 from core.tz import user_timezone
 from core.web import db_session
@@ -53,6 +54,7 @@ PLAN_FIELDS = (
     "person_id",
     "direction_id",
     "opportunity_id",
+    "source_id",
     "responsible_id",
 )
 
@@ -126,6 +128,7 @@ class ContactForm(FlaskForm):
     person_id = SelectField(_l("Contact person"), coerce=optional_id)
     direction_id = SelectField(_l("Direction of work"), coerce=optional_id)
     opportunity_id = SelectField(_l("Opportunity"), coerce=optional_id)
+    source_id = SelectField(_l("Lead source"), coerce=optional_id)  # MS-5
     responsible_id = SelectField(_l("Responsible"), coerce=int)
 
 
@@ -195,6 +198,11 @@ def prepare(form: ContactForm, record: Contact | None) -> None:
         counterparty_id, record.opportunity_id if same and record else None
     )
     form.direction_id.choices = direction_choices(record.direction_id if record else None)
+    keep_source = record.source_id if record else None
+    form.source_id.choices = [
+        BLANK,
+        *(SelectChoice(i, n) for i, n in source_choices(db_session(), keep=keep_source)),
+    ]
     form.responsible_id.choices = user_choices(
         record.responsible_id if record else None, blank=False
     )

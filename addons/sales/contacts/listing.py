@@ -25,6 +25,7 @@ from addons.sales.contacts.common import (
 )
 from addons.sales.models import CONTACT, CONTACT_KINDS, CONTACT_STATUSES, Contact
 from addons.sales.shared import user_label
+from addons.sales.sources import all_source_choices
 from addons.sales.views import active_users, bp
 from core.db import utcnow
 from core.models import User
@@ -104,6 +105,9 @@ CONTACTS = ListView(
             "kind", _l("Kind"), [(k, KIND_LABELS[k]) for k in CONTACT_KINDS], Contact.kind
         ),
         RelatedFilter("responsible", _l("Responsible"), Contact.responsible_id, active_users),
+        ChoiceFilter(
+            "source", _l("Lead source"), all_source_choices, Contact.source_id, coerce=int
+        ),
         DateRangeFilter("period", _l("Period"), Contact.planned_at),
         RelatedFilter("counterparty", _l("Counterparty no."), Contact.counterparty_id),
     ],

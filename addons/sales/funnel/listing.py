@@ -14,8 +14,9 @@ from sqlalchemy.orm import aliased
 
 from addons.crm_base.models import Counterparty
 from addons.sales.funnel.common import CREATE, EXPORT, READ, STATUS_LABELS, status_label
-from addons.sales.models import OPPORTUNITY, Opportunity, Pipeline, PipelineStage, Source
+from addons.sales.models import OPPORTUNITY, Opportunity, Pipeline, PipelineStage
 from addons.sales.shared import user_label
+from addons.sales.sources import all_source_choices
 from addons.sales.views import active_users, bp
 from core.models import User
 from core.security import has_permission, require
@@ -38,11 +39,6 @@ def _stage_choices() -> list[tuple[int, str]]:
         .order_by(Pipeline.sort, Pipeline.id, PipelineStage.sort, PipelineStage.id)
     )
     return [(sid, f"{pipe}: {name}") for sid, pipe, name in db_session().execute(stmt)]
-
-
-def _source_choices() -> list[tuple[int, str]]:
-    stmt = select(Source.id, Source.name).order_by(Source.sort, Source.name)
-    return [(sid, name) for sid, name in db_session().execute(stmt)]
 
 
 def _status(value: str) -> Any:
@@ -117,7 +113,7 @@ OPPORTUNITIES = ListView(
         ),
         RelatedFilter("stage", _l("Stage"), Opportunity.stage_id, choices=_stage_choices),
         RelatedFilter("responsible", _l("Responsible"), Opportunity.responsible_id, active_users),
-        ChoiceFilter("source", _l("Source"), _source_choices, Opportunity.source_id, coerce=int),
+        ChoiceFilter("source", _l("Source"), all_source_choices, Opportunity.source_id, coerce=int),
         DateRangeFilter("expected_close", _l("Expected close"), Opportunity.expected_close),
         RelatedFilter("counterparty", _l("Counterparty"), Opportunity.counterparty_id),
     ],

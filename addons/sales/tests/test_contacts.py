@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from addons.crm_base.models import SUBJECT, Counterparty, Direction
 from addons.sales import contacts as c
-from addons.sales.models import Contact
+from addons.sales.models import Contact, Source
 from addons.sales.tests.helpers import as_user, count, make_person, post
 from core.kernel import Kernel
 from core.models import AuditEntry, Setting, Team, User
@@ -75,6 +75,7 @@ def plan_data(counterparty_id: int, owner: int, /, **changes: Any) -> dict[str, 
         "person_id": "",
         "direction_id": "",
         "opportunity_id": "",
+        "source_id": "",
         "responsible_id": str(owner),
     }
     data.update(changes)
@@ -102,6 +103,32 @@ def in_request(sales_app: Flask) -> Iterator[Callable[[LoginUser], None]]:
 
 
 # -- planning and the list -------------------------------------------------------------------
+
+
+def test_a_contact_records_its_lead_source_and_the_list_filters_by_it(
+    sales_app, sdb, seller, counterparty
+):
+    """MS-5: where a contact came from is chosen among the active sources; a retired one
+    cannot be chosen for a new contact but still filters the list."""
+    fair, retired = Source(name="Виставка"), Source(name="Стара реклама", active=False)
+    sdb.add_all([fair, retired])
+    sdb.commit()
+    cp = counterparty("ТОВ «Джерело»", manager_id=seller.user_id)
+    data = plan_data(cp.id, seller.user_id, subject="З виставки", source_id=str(fair.id))
+    assert post(sales_app, seller, "/sales/contacts/new", data).status_code == 303
+    record = sdb.scalar(select(Contact).where(Contact.subject == "З виставки"))
+    assert record.source_id == fair.id
+
+    refused = plan_data(cp.id, seller.user_id, subject="Зі старої", source_id=str(retired.id))
+    answer = post(sales_app, seller, "/sales/contacts/new", refused)
+    assert answer.status_code == 400
+    assert sdb.scalar(select(Contact).where(Contact.subject == "Зі старої")) is None
+
+    listed = seller.get(f"/sales/contacts?source={fair.id}").get_data(as_text=True)
+    assert "З виставки" in listed
+    assert "З виставки" not in seller.get(f"/sales/contacts?source={retired.id}").get_data(
+        as_text=True
+    )
 
 
 def test_planned_contact_shows_in_my_today(sales_app, sdb, seller, counterparty):
