@@ -6,8 +6,10 @@ first superuser, created before the addons by ``vitrylo init``). Over the last 9
 opened about 150 opportunities in two pipelines from five lead sources (with what each
 source cost), moved them through the stages, won about a quarter and lost a fifth with a
 reason; they planned calls and meetings — today's, overdue and this week's for each of them,
-the admin included, so the planner and "My contacts" have something to show — and ran one
-call campaign. A fixed seed gives the same quarter on every install, moved to end today.
+the admin included, so the planner and "My contacts" have something to show — sent
+proposals, signed contracts for the deals they won (two end within three weeks) and run a
+call campaign that is half-way through its queue. A fixed seed gives the same quarter on
+every install, moved to end today.
 """
 
 from __future__ import annotations
@@ -20,18 +22,25 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from addons.crm_base.models import Counterparty, PersonLink
+from addons.crm_base.models import Channel, Counterparty, MailingList, PersonLink
 from addons.sales.models import (
+    Call,
+    Campaign,
+    CampaignOperator,
     Contact,
+    Contract,
     CounterpartySource,
     LostReason,
     Opportunity,
     Pipeline,
     PipelineStage,
+    Proposal,
+    ProposalLine,
     Source,
     SourceCost,
     StageMove,
 )
+from addons.sales.proposals.totals import compute_totals
 from core.models import Team, User
 from core.security import hash_password
 
@@ -234,6 +243,150 @@ def _contacts(
     return len(rows)
 
 
+def _documents(rng: random.Random, session: Session, now: datetime) -> tuple[int, int]:
+    """A proposal for every deal that got to the "Пропозиція" stage (accepted when won,
+    rejected when lost, sent otherwise) and a year's contract for every won deal — two of
+    them ending within three weeks, so "contracts expiring" has something to show."""
+    deals = session.execute(
+        select(Opportunity, PipelineStage.sort)
+        .join(PipelineStage, PipelineStage.id == Opportunity.stage_id)
+        .where(Opportunity.reached_sort >= 30)
+        .order_by(Opportunity.created_at)
+    ).all()
+    numbers: dict[tuple[str, int], int] = {}
+
+    def number(prefix: str, day: date) -> str:
+        numbers[(prefix, day.year)] = numbers.get((prefix, day.year), 0) + 1
+        return f"{prefix}-{day.year}-{numbers[(prefix, day.year)]:04d}"
+
+    proposals = contracts = 0
+    for opp, _sort in deals:
+        issued = (opp.created_at + timedelta(days=rng.randrange(3, 12))).date()
+        issued = min(issued, now.date())
+        lines = [
+            (
+                opp.name,
+                Decimal(1),
+                "послуга",
+                (opp.amount * Decimal("0.75")).quantize(Decimal("1")),
+            ),
+            (
+                "Налаштування та навчання",
+                Decimal(2),
+                "день",
+                (opp.amount * Decimal("0.125")).quantize(Decimal("1")),
+            ),
+        ]
+        totals = compute_totals((q, p, Decimal(20)) for _d, q, _u, p in lines)
+        status = {"won": "accepted", "lost": "rejected"}.get(opp.status, "sent")
+        proposal = Proposal(
+            number=number("КП", issued),
+            counterparty_id=opp.counterparty_id,
+            opportunity_id=opp.id,
+            person_id=opp.person_id,
+            issued_on=issued,
+            valid_until=issued + timedelta(days=30),
+            status=status,
+            total=totals.total,
+            vat_total=totals.vat,
+            intro="Дякуємо за інтерес до наших послуг. Пропонуємо:",
+            terms="Оплата 50 % передплати, решта — після підписання акта.",
+            responsible_id=opp.responsible_id,
+            sent_at=datetime.combine(issued, time(10), UTC),
+            created_at=datetime.combine(issued, time(9), UTC),
+        )
+        session.add(proposal)
+        session.flush()
+        session.add_all(
+            ProposalLine(
+                proposal_id=proposal.id,
+                sort=i,
+                description=d,
+                quantity=q,
+                unit=u,
+                price=p,
+                vat_rate=Decimal(20),
+            )
+            for i, (d, q, u, p) in enumerate(lines, start=1)
+        )
+        proposals += 1
+        if opp.status != "won" or opp.closed_at is None:
+            continue
+        signed = opp.closed_at.date()
+        starts = signed if contracts >= 2 else now.date() - timedelta(days=345 + contracts * 5)
+        session.add(
+            Contract(
+                number=number("ДГ", signed),
+                counterparty_id=opp.counterparty_id,
+                opportunity_id=opp.id,
+                proposal_id=proposal.id,
+                subject=opp.name,
+                signed_on=min(signed, starts),
+                starts_on=starts,
+                ends_on=starts + timedelta(days=365),
+                amount=totals.total,
+                status="active",
+                responsible_id=opp.responsible_id,
+                created_at=opp.closed_at,
+            )
+        )
+        contracts += 1
+    return proposals, contracts
+
+
+def _campaign(
+    session: Session, now: datetime, managers: list[int], source_id: int, pipeline_id: int
+) -> int:
+    """An active call campaign over every counterparty with a phone, its queue built, the
+    managers as its operators and the first dozen calls already made."""
+    mailing = MailingList(name="Обдзвін: осіння пропозиція", subject="counterparty", query="")
+    session.add(mailing)
+    session.flush()
+    campaign = Campaign(
+        name="Осіння пропозиція",
+        mailing_list_id=mailing.id,
+        script=(
+            "Добрий день! Мене звати …, компанія «Вітрило». Ми допомагаємо впорядкувати "
+            "продажі. Чи зручно вам зараз поговорити дві хвилини?\n"
+            "— Якщо так: з'ясуйте, як зараз ведуть клієнтів, і запропонуйте демонстрацію.\n"
+            "— Якщо ні: домовтеся, коли передзвонити."
+        ),
+        status="active",
+        pipeline_id=pipeline_id,
+        source_id=source_id,
+        responsible_id=managers[0],
+        starts_on=(now - timedelta(days=14)).date(),
+        ends_on=(now + timedelta(days=14)).date(),
+    )
+    session.add(campaign)
+    session.flush()
+    session.add_all(CampaignOperator(campaign_id=campaign.id, user_id=m) for m in managers)
+    phones: dict[int, str] = {}
+    for counterparty_id, value in session.execute(
+        select(Channel.counterparty_id, Channel.value)
+        .where(Channel.kind == "phone", Channel.counterparty_id.is_not(None))
+        .order_by(Channel.is_primary.desc(), Channel.id)
+    ):
+        phones.setdefault(counterparty_id, value)
+    outcomes = ("reached", "no_answer", "call_back", "not_interested", "reached", "no_answer")
+    for n, (counterparty_id, phone) in enumerate(sorted(phones.items())):
+        done = n < 12
+        outcome = outcomes[n % len(outcomes)] if done else "pending"
+        session.add(
+            Call(
+                campaign_id=campaign.id,
+                counterparty_id=counterparty_id,
+                phone=phone,
+                outcome=outcome,
+                due_at=now + timedelta(hours=1) if outcome in ("no_answer", "call_back") else now,
+                operator_id=managers[n % len(managers)] if done else None,
+                attempts=1 if done else 0,
+                called_at=now - timedelta(days=1, minutes=n * 7) if done else None,
+            )
+        )
+    return len(phones)
+
+
 def load(session: Session, today: date | None = None) -> None:
     """Insert the demo quarter (once, when sales is installed with ``--demo``)."""
     from core.audit import record
@@ -288,9 +441,23 @@ def load(session: Session, today: date | None = None) -> None:
         deals = _opportunities(rng, session, now, counterparties, managers, sources, reasons)
         contacts = _contacts(rng, session, now, counterparties, managers)
         session.flush()
+        proposals, contracts = _documents(rng, session, now)
+        pipeline_id = session.scalar(select(Pipeline.id).order_by(Pipeline.sort))
+        calls = _campaign(session, now, managers, sources[-1][0], pipeline_id)
+        session.flush()
     finally:
         if audit is None:
             session.info.pop("audit", None)
         else:
             session.info["audit"] = audit
-    record(session, "demo", "sales", "", opportunities=deals, contacts=contacts)
+    record(
+        session,
+        "demo",
+        "sales",
+        "",
+        opportunities=deals,
+        contacts=contacts,
+        proposals=proposals,
+        contracts=contracts,
+        calls=calls,
+    )

@@ -8,7 +8,17 @@ from sqlalchemy import func, select
 
 from addons.crm_base import demo as crm_demo
 from addons.sales import demo
-from addons.sales.models import Contact, Opportunity, SourceCost, StageMove
+from addons.sales.models import (
+    Call,
+    Contact,
+    Contract,
+    Opportunity,
+    Proposal,
+    ProposalLine,
+    SourceCost,
+    StageMove,
+)
+from addons.sales.proposals.totals import compute_totals
 from core.models import User
 
 TODAY = date(2026, 11, 27)
@@ -49,3 +59,22 @@ def test_demo_quarter_has_deals_in_every_state_and_a_day_of_work_for_everyone(sd
             )
         )
         assert due_today == 3
+
+    # Proposals for the deals that got that far, their totals as the proposal form counts
+    # them; a contract per won deal, two of them ending within three weeks.
+    proposals = sdb.scalars(select(Proposal)).all()
+    assert len(proposals) > 20
+    assert {p.status for p in proposals} == {"sent", "accepted", "rejected"}
+    first = proposals[0]
+    lines = [(line.quantity, line.price, line.vat_rate) for line in first_lines(sdb, first)]
+    assert compute_totals(lines).total == first.total
+    contracts = sdb.scalars(select(Contract)).all()
+    assert len(contracts) == by_status["won"]
+    soon = [c for c in contracts if c.ends_on <= TODAY + timedelta(days=21)]
+    assert len(soon) == 2
+    calls = dict(sdb.execute(select(Call.outcome, func.count()).group_by(Call.outcome)).all())
+    assert calls["pending"] > 0 and sum(calls.values()) - calls["pending"] == 12
+
+
+def first_lines(sdb, proposal):
+    return sdb.scalars(select(ProposalLine).where(ProposalLine.proposal_id == proposal.id)).all()
