@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +40,8 @@ def pybabel(*args: str) -> None:
         sys.exit(done.stderr)
 
 
-def refresh(package: Path) -> None:
-    folder = package / "translations"
-    pot = folder / "messages.pot"
-    folder.mkdir(exist_ok=True)
+def extract(package: Path, pot: Path) -> None:
+    """The msgids of ``package``'s code and templates into ``pot``."""
     pybabel(
         "extract",
         "-F",
@@ -54,6 +53,13 @@ def refresh(package: Path) -> None:
         str(pot),
         str(package.relative_to(ROOT)),
     )
+
+
+def refresh(package: Path) -> None:
+    folder = package / "translations"
+    pot = folder / "messages.pot"
+    folder.mkdir(exist_ok=True)
+    extract(package, pot)
     for locale in LOCALES:
         po = folder / locale / "LC_MESSAGES" / "messages.po"
         action = "update" if po.exists() else "init"
@@ -62,20 +68,31 @@ def refresh(package: Path) -> None:
 
 
 def missing(package: Path) -> list[str]:
+    """Strings of the code (extracted afresh: the catalog may be stale) that have no
+    Ukrainian translation, or only a fuzzy guess."""
     from babel.messages.pofile import read_po
 
+    with tempfile.TemporaryDirectory() as tmp:
+        pot = Path(tmp) / "messages.pot"
+        extract(package, pot)
+        with pot.open("rb") as fh:
+            in_code = {(m.context, m.id) for m in read_po(fh) if m.id}
     gaps = []
     for locale in LOCALES:
         po = package / "translations" / locale / "LC_MESSAGES" / "messages.po"
-        if not po.exists():
-            continue
-        with po.open("rb") as fh:
-            catalog = read_po(fh)
+        translated: set[tuple[str | None, object]] = set()
+        if po.exists():
+            with po.open("rb") as fh:
+                translated = {
+                    (m.context, m.id)
+                    for m in read_po(fh)
+                    if m.id
+                    and m.string
+                    and not m.fuzzy
+                    and not (isinstance(m.string, tuple) and not all(m.string))
+                }
         gaps += [
-            f"{po.relative_to(ROOT)}: {m.id!r}"
-            for m in catalog
-            if m.id
-            and (not m.string or m.fuzzy or (isinstance(m.string, tuple) and not all(m.string)))
+            f"{po.relative_to(ROOT)}: {key[1]!r}" for key in sorted(in_code - translated, key=str)
         ]
     return gaps
 
