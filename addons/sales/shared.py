@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms import DecimalField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.fields.core import Field
@@ -380,15 +379,6 @@ def posted_or_400() -> None:
         abort(400)
 
 
-def open_created(view: FormView, record_id: int) -> ResponseReturnValue:
-    """After creating a record: its card, or the list when it is out of the user's scope
-    (handed to another manager) — the card would be a 404."""
-    if not view.reachable(record_id):
-        flash(_("The record is no longer among those you can see."), "info")
-        return redirect(url_for(view.index_endpoint), 303)
-    return redirect(url_for(view.endpoint, record_id=record_id), 303)
-
-
 # -- settings -------------------------------------------------------------------------------
 
 
@@ -404,26 +394,6 @@ def int_setting(session: Session, name: str, default: int, lo: int, hi: int) -> 
 
 
 # -- saving ---------------------------------------------------------------------------------
-
-
-def stale(posted: Any, record: Any) -> bool:
-    """Whether the version a form was loaded at is not the record's any more (or unreadable)."""
-    try:
-        return int(posted or "") != record.version
-    except ValueError:
-        return True
-
-
-def committed(db: Session) -> bool:
-    """Flush and commit; ``False`` (rolled back) when someone changed the record meanwhile
-    (the flush's ``UPDATE … WHERE version = :loaded`` matched no row)."""
-    try:
-        db.flush()
-        db.commit()
-    except StaleDataError:
-        db.rollback()
-        return False
-    return True
 
 
 def repoint(

@@ -116,6 +116,30 @@ def display(form_field: Field) -> str:
     return "" if form_field.data is None else str(form_field.data)
 
 
+def is_stale(posted: Any, record: Any) -> bool:
+    """Whether the version a form was loaded at (``posted``) is not the record's any more,
+    or cannot be read: either way the form must not overwrite what is stored."""
+    try:
+        return int(posted or "") != record.version
+    except ValueError:
+        return True
+
+
+def commit_unless_changed(db: Any, change: Callable[[], Any] | None = None) -> bool:
+    """Make ``change()`` (if given), flush and commit; ``False`` (rolled back) when someone
+    changed the record meanwhile: the ``UPDATE … WHERE version = :loaded`` matched no row,
+    at the flush or at an autoflush inside ``change``."""
+    try:
+        if change is not None:
+            change()
+        db.flush()
+        db.commit()
+    except StaleDataError:
+        db.rollback()
+        return False
+    return True
+
+
 @dataclass
 class FormView:
     """The edit flow of one kind of record. Declare one per model, at module level.
@@ -266,22 +290,22 @@ class FormView:
         record = self.load(record_id)
         form = self.make_form(record)
         valid = form.validate_on_submit()
-        if self._stale(form, record):
+        if is_stale(form.version.data, record):
             return self._conflict(record, form)
         if not valid:
             return self.render(record, form, status=400)
-        try:
-            self.apply(form, record)
-            db.flush()  # UPDATE … WHERE version = :loaded — the race check
-            db.commit()
-        except StaleDataError:
-            db.rollback()
+        if not commit_unless_changed(db, lambda: self.apply(form, record)):
             return self._conflict(record, form)
         flash(_("Saved."), "success")
-        if not self.reachable(record.id):  # e.g. handed over to another manager
+        return self.open_saved(record.id)
+
+    def open_saved(self, record_id: int) -> ResponseReturnValue:
+        """After a save or a create: the record's card, or the list when the record left
+        the user's scope (handed to another manager) — the card would be a 404."""
+        if not self.reachable(record_id):
             flash(_("The record is no longer among those you can see."), "info")
             return redirect(url_for(self.index_endpoint), 303)
-        return redirect(url_for(self.endpoint, record_id=record.id), 303)
+        return redirect(url_for(self.endpoint, record_id=record_id), 303)
 
     def delete(self, record_id: int) -> ResponseReturnValue:
         """POST: delete the record and its attachments (the route checks the right)."""
@@ -290,7 +314,7 @@ class FormView:
         form = LockFields()
         if not form.validate_on_submit():
             abort(400)
-        if form.version.data and self._stale(form, record):
+        if form.version.data and is_stale(form.version.data, record):
             flash(
                 _("Someone changed this record meanwhile; look at it again before deleting."),
                 "warning",
@@ -317,13 +341,6 @@ class FormView:
         return redirect(url_for(self.index_endpoint), 303)
 
     # -- conflicts --------------------------------------------------------------------
-
-    @staticmethod
-    def _stale(form: FlaskForm, record: Any) -> bool:
-        try:
-            return int(form.version.data or "") != record.version
-        except ValueError:
-            return True
 
     def _original(self, form: FlaskForm) -> dict[str, Any] | None:
         try:

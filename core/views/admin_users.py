@@ -58,6 +58,7 @@ from core.models import (
     UserSession,
 )
 from core.security import PasswordError, has_permission, hash_password, require
+from core.ui.formview import is_stale
 from core.web import db_session, kernel
 
 bp = Blueprint("core_users", __name__, url_prefix="/admin")
@@ -552,13 +553,6 @@ def _editable_user_or_abort(db: Session, user_id: int) -> User:
     return user
 
 
-def _stale(form: UserEditForm, user: User) -> bool:
-    try:
-        return int(form.version.data or "") != user.version
-    except ValueError:
-        return True
-
-
 def _conflict(db: Session, user: User, form: UserEditForm) -> ResponseReturnValue:
     """Keep what the admin typed, show what is stored now; saving again overwrites it."""
     db.rollback()
@@ -575,7 +569,7 @@ def user_save(user_id: int) -> ResponseReturnValue:
     form = UserEditForm()
     _fill_user_choices(db, form)
     valid = form.validate_on_submit()
-    if _stale(form, user):
+    if is_stale(form.version.data, user):
         return _conflict(db, user, form)
     _check_user_rules(db, form, user)
     if not valid or _has_errors(form):

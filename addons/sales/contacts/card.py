@@ -38,17 +38,15 @@ from addons.sales.models import CONTACT, OPPORTUNITY, Contact, Opportunity
 from addons.sales.shared import (
     COUNTERPARTY_READ,
     card_view,
-    committed,
     new_page,
     person_choices,
     requested_id,
-    stale,
 )
 from addons.sales.views import bp, scoped
 from core.db import utcnow
 from core.security import has_permission, require, scope_filter
 from core.tz import user_timezone
-from core.ui.formview import FormView, LockFields
+from core.ui.formview import FormView, LockFields, commit_unless_changed, is_stale
 from core.web import db_session
 
 
@@ -219,7 +217,7 @@ def _only_planned(record: Contact, version: Any) -> ResponseReturnValue | None:
     if record.status != "planned":
         flash(_("This contact is %(status)s already.", status=status_label(record.status)), "info")
         return _back(record.id)
-    if stale(version, record):
+    if is_stale(version, record):
         return _changed_meanwhile(record.id)
     return None
 
@@ -269,7 +267,7 @@ def contact_done(record_id: int) -> ResponseReturnValue:
             record, form.next_at.data, form.next_subject.data, form.next_kind.data, current_user.id
         )
         db.add(nxt)
-    if not committed(db):
+    if not commit_unless_changed(db):
         return _changed_meanwhile(record_id)
     flash(_("Marked as done."), "success")
     if nxt is not None:
@@ -289,7 +287,7 @@ def contact_cancel(record_id: int) -> ResponseReturnValue:
     if refused is not None:
         return refused
     record.status = "cancelled"
-    if not committed(db_session()):
+    if not commit_unless_changed(db_session()):
         return _changed_meanwhile(record_id)
     flash(_("Cancelled."), "success")
     return _back(record_id)

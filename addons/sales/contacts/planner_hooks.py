@@ -29,13 +29,12 @@ from addons.sales.contacts.common import (
     titles,
 )
 from addons.sales.models import CONTACT, Contact
-from addons.sales.shared import committed
 from addons.sales.views import scoped
 from core.db import utcnow
 from core.hooktypes import CalendarEvent, Reminder
 from core.security import has_permission
 from core.tz import as_utc, user_timezone
-from core.ui.formview import MAX_ID
+from core.ui.formview import MAX_ID, commit_unless_changed
 from core.web import db_session
 
 
@@ -93,7 +92,7 @@ def _move_to_day(record: Contact, day: date, tz: tzinfo) -> bool:
         return False
     local_time = as_utc(record.planned_at).astimezone(tz).time()
     record.planned_at = local_moment(day, local_time, tz)
-    return committed(db_session())
+    return commit_unless_changed(db_session())
 
 
 def reminder_action(user: Any, key: str, action: str, until: date | None) -> bool | None:
@@ -108,7 +107,7 @@ def reminder_action(user: Any, key: str, action: str, until: date | None) -> boo
         if record.status != "planned":
             return False
         record.status, record.done_at = "done", utcnow()
-        return committed(db_session())
+        return commit_unless_changed(db_session())
     if action != "snooze":
         return None
     if record.status != "planned" or not isinstance(until, date):
@@ -192,4 +191,4 @@ def move_calendar_event(
         minutes = round((as_utc(end) - as_utc(start)).total_seconds() / 60)
         if 0 < minutes <= MAX_DURATION:
             record.duration_minutes = minutes
-    return committed(db_session())
+    return commit_unless_changed(db_session())

@@ -17,7 +17,7 @@ from werkzeug.routing import BuildError
 from addons.crm_base.models import Counterparty
 from addons.sales.documents import DocumentKind
 from addons.sales.documents.amounts import amount_cell, money_text
-from addons.sales.shared import card_view, new_page, open_created
+from addons.sales.shared import card_view, new_page
 from core.ui import ChoiceFilter, Column, ListView, RelatedFilter
 from core.ui.formview import FormView
 from core.web import db_session
@@ -151,4 +151,4 @@ def created(view: FormView, record: Any, message: str) -> ResponseReturnValue:
     """After creating: say so, and show the card (or the list, when the record went out
     of the user's sight: :func:`addons.sales.shared.open_created`)."""
     flash(message, "success")
-    return open_created(view, record.id)
+    return view.open_saved(record.id)

@@ -44,10 +44,10 @@ from addons.sales.models import (
     PipelineStage,
     StageMove,
 )
-from addons.sales.shared import card_view, new_page, open_created, requested_id, stale
+from addons.sales.shared import card_view, new_page, requested_id
 from addons.sales.views import bp, record_or_404
 from core.security import require, user_names
-from core.ui.formview import FormView, LockFields, plain
+from core.ui.formview import FormView, LockFields, is_stale, plain
 from core.ui.timeline import aware
 from core.ui.widgets import format_amount
 from core.web import db_session
@@ -211,7 +211,7 @@ def opportunity_new() -> ResponseReturnValue:
             status = 400
         else:
             flash(_("Created: %(name)s.", name=record.name), "success")
-            return open_created(OPPORTUNITY_FORM, record.id)
+            return OPPORTUNITY_FORM.open_saved(record.id)
     else:
         status = 400
     parent = (_("Opportunities"), url_for("sales.opportunities"))
@@ -231,7 +231,7 @@ def _close(
     card = url_for("sales.opportunity", record_id=record.id)  # before a rollback expires it
     changed = _("Someone changed this deal meanwhile; look at it again.")
     message, category = _("Saved."), "success"
-    if stale(version, record):
+    if is_stale(version, record):
         message, category = changed, "warning"
     else:
         try:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from addons.crm_base.contacts import bump_version
 from addons.crm_base.models import MailingList
 from addons.sales.models import CAMPAIGN, Call, Campaign, CampaignOperator
-from addons.sales.shared import card_view, new_page, open_created, posted_or_400, user_label
+from addons.sales.shared import card_view, new_page, posted_or_400, user_label
 from addons.sales.telemarketing.common import (
     CALL,
     CREATE,
@@ -214,7 +214,7 @@ def campaign_new() -> ResponseReturnValue:
         sync_operators(db, record.id, form.operator_ids.data)
         db.commit()
         flash(_("Saved."), "success")
-        return open_created(CAMPAIGN_FORM, record.id)
+        return CAMPAIGN_FORM.open_saved(record.id)
     else:
         status = 400
     parent = (_("Call campaigns"), url_for("sales.campaigns"))
