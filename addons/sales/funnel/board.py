@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from addons.crm_base.models import Counterparty
 from addons.sales.funnel.api import (
@@ -30,6 +29,7 @@ from addons.sales.models import OPPORTUNITY, Opportunity, Pipeline, PipelineStag
 from addons.sales.shared import id_or_none, row_or_404
 from addons.sales.views import bp, scoped
 from core.security import has_permission, require
+from core.ui.formview import commit_unless_changed
 from core.ui.widgets import Kanban, KanbanCard, KanbanColumn, KanbanRefused, KanbanTotal
 from core.web import db_session
 
@@ -154,16 +154,16 @@ class OpportunityBoard:
             raise KanbanRefused(_("This card no longer exists."))
         at = self._slot(db, stage, opp, min(position, MAX_DROP_INDEX))
         try:
-            move_to_stage(db, opp, stage, current_user.id, position=at)
-            db.commit()
+            saved = commit_unless_changed(
+                db, lambda: move_to_stage(db, opp, stage, current_user.id, position=at)
+            )
         except FunnelError as exc:
             db.rollback()
             raise KanbanRefused(str(exc)) from exc
-        except StaleDataError as exc:
-            db.rollback()
+        if not saved:
             raise KanbanRefused(
                 _("Someone changed this deal meanwhile; reload the board and try again.")
-            ) from exc
+            )
 
 
 def pipeline_board(pipeline: Pipeline) -> Kanban:

@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from addons.crm_base.models import Counterparty
 from addons.crm_base.notes import reaches_counterparty
@@ -47,7 +46,7 @@ from addons.sales.models import (
 from addons.sales.shared import card_view, new_page, requested_id
 from addons.sales.views import bp, record_or_404
 from core.security import require, user_names
-from core.ui.formview import FormView, LockFields, is_stale, plain
+from core.ui.formview import FormView, LockFields, commit_unless_changed, is_stale, plain
 from core.ui.timeline import aware
 from core.ui.widgets import format_amount
 from core.web import db_session
@@ -235,14 +234,11 @@ def _close(
         message, category = changed, "warning"
     else:
         try:
-            action(db)
-            db.commit()
+            if not commit_unless_changed(db, lambda: action(db)):
+                message, category = changed, "warning"
         except FunnelError as exc:
             db.rollback()
             message, category = str(exc), "danger"
-        except StaleDataError:
-            db.rollback()
-            message, category = changed, "warning"
     flash(message, category)
     return redirect(card, 303)
 

@@ -34,7 +34,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm.exc import StaleDataError
 
 from addons.crm_base.models import PERSON_SUBJECT
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
@@ -72,7 +71,7 @@ from addons.sales.views import bp, record_or_404
 from core.db import utcnow
 from core.hooktypes import MenuItem, PermissionDef, PrintableDocument, SearchResult, TimelineEntry
 from core.security import has_permission, require
-from core.ui.formview import LockFields
+from core.ui.formview import LockFields, commit_unless_changed, is_stale
 from core.ui.timeline import aware, register_icon
 from core.web import db_session
 
@@ -223,23 +222,21 @@ def proposal_status(record_id: int) -> ResponseReturnValue:
     if target not in TRANSITIONS.get(record.status, ()):
         flash(_("This proposal cannot go to that status now."), "warning")
         return back
-    if str(record.version) != (form.version.data or ""):
-        flash(_("Someone changed this record meanwhile; look at it again."), "warning")
-        return back
     db = db_session()
-    record.status = target
-    emailed = False
-    try:
+    queued: list[bool] = []
+
+    def change() -> None:
+        record.status = target
         if target == "sent":
             record.sent_at = utcnow()
-            emailed = queue_offer_email(db, record)
-        db.commit()  # UPDATE … WHERE version = :loaded: a simultaneous change fails here
-    except StaleDataError:
-        db.rollback()
+            queued.append(queue_offer_email(db, record))
+
+    # UPDATE … WHERE version = :loaded: a simultaneous change saves nothing
+    if is_stale(form.version.data, record) or not commit_unless_changed(db, change):
         flash(_("Someone changed this record meanwhile; look at it again."), "warning")
         return back
     flash(_("Status: %(status)s.", status=STATUS_LABELS[target]), "success")
-    if emailed:
+    if any(queued):
         flash(_("An e-mail with the proposal's link is queued for the contact person."), "info")
     return back
 
