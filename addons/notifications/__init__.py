@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
+from core.areas import area_blueprints
 from core.hooktypes import MenuItem, PermissionDef
 
 # Modules adding routes to the blueprint (see views.py for the blueprint itself).
 AREAS = ("chat", "inbox", "preferences", "settings_page")
 
 
-def _areas() -> list[Any]:
-    return [importlib.import_module(f"addons.notifications.{name}") for name in AREAS]
-
-
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from addons.notifications.views import bp
-
-    _areas()
-    return [bp]
+    return area_blueprints(__name__, AREAS)
 
 
 @hookimpl

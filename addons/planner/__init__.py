@@ -6,29 +6,22 @@ event are saved by the addon that gave the row (``reminder_action``,
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
+from core.areas import area_blueprints
 from core.hooktypes import DashboardWidget, MenuItem, PermissionDef, ShellIndicator
 
 # Modules that add routes to the blueprint (views.py holds it).
 AREAS = ("reminders", "calendar_view", "ical")
 
 
-def _areas() -> list[Any]:
-    return [importlib.import_module(f"addons.planner.{name}") for name in AREAS]
-
-
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from addons.planner.views import bp
-
-    _areas()
-    return [bp]
+    return area_blueprints(__name__, AREAS)
 
 
 @hookimpl
