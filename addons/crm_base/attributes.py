@@ -56,6 +56,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import DateInput
 
+from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import (
     ATTRIBUTE_SUBJECTS,
     PERSON_SUBJECT,
@@ -65,7 +66,7 @@ from addons.crm_base.models import (
     Counterparty,
     Person,
 )
-from addons.crm_base.notes import clean_text, posted_ok, wants_fragment
+from addons.crm_base.tabs import posted_ok, wants_fragment
 from addons.crm_base.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.security import get_scoped_or_404, has_permission, require, scope_filter

@@ -36,6 +36,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import (
     SUBJECT,
     Counterparty,
@@ -44,8 +45,7 @@ from addons.crm_base.models import (
     Group,
     Tag,
 )
-from addons.crm_base.notes import (
-    clean_text,
+from addons.crm_base.tabs import (
     counterparty_or_404,
     posted_ok,
     reaches_counterparty,

@@ -37,7 +37,7 @@ from wtforms.validators import DataRequired, Length
 
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import SUBJECT, Counterparty, Direction, Stage, StageChange, Work
-from addons.crm_base.notes import (
+from addons.crm_base.tabs import (
     TIMELINE_LIMIT,
     counterparty_or_404,
     posted_ok,

@@ -59,7 +59,7 @@ from addons.crm_base.models import (
     Requisites,
     Work,
 )
-from addons.crm_base.notes import counterparty_or_404, render_tab, wants_fragment
+from addons.crm_base.tabs import counterparty_or_404, render_tab, wants_fragment
 from addons.crm_base.views import bp
 from core import audit
 from core.hooktypes import CardTab, TimelineEntry

@@ -48,8 +48,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
+from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import Channel, Counterparty, MailingList, Person
-from addons.crm_base.notes import clean_text, posted_ok
+from addons.crm_base.tabs import posted_ok
 from addons.crm_base.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import User

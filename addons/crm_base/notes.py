@@ -1,10 +1,8 @@
 """crm_base: notes on a counterparty (CL-7) — a card tab to read, add and delete them, and
 their entries in the counterparty's chronology.
 
-Notes is also the simplest of crm_base's card tabs, so the few helpers every such tab needs
-live here (requisites and directions import them): load the counterparty within the
-user's record scope, answer the card's htmx load with a fragment and a direct visit with a
-page of its own, and user names for a batch of ids in one query.
+The helpers every card tab needs are in :mod:`addons.crm_base.tabs`; they are imported
+here under their old names too, for the addons that import them from this module.
 
 Anyone who may see the counterparty may write a note (author: the current user); a note is
 deleted by its author, or by someone who may edit the counterparty.
@@ -14,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,10 +24,18 @@ from wtforms.validators import DataRequired, Length
 
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import SUBJECT, Counterparty, Note
+from addons.crm_base.tabs import (  # also imported from here by sales
+    TIMELINE_LIMIT,
+    counterparty_or_404,
+    posted_ok,
+    reaches_counterparty,
+    render_tab,
+    wants_fragment,  # noqa: F401
+)
 from addons.crm_base.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import User
-from core.security import get_scoped_or_404, has_permission, require, scope_filter
+from core.security import has_permission, require
 from core.ui.formview import MAX_ID
 from core.ui.timeline import aware
 from core.web import db_session
@@ -37,64 +43,7 @@ from core.web import db_session
 READ = "crm_base.counterparty.read"
 UPDATE = "crm_base.counterparty.update"
 PAGE_SIZE = 50
-# The chronology shows at most this many entries per kind (newest first): a counterparty
-# with years of notes must not make its card slow.
-TIMELINE_LIMIT = 500
 MAX_NOTE_LENGTH = 10_000
-
-
-# -- helpers shared by crm_base's card tabs -------------------------------------------
-
-
-def counterparty_or_404(record_id: int) -> Counterparty:
-    """The counterparty if the current user reaches it (record scope), else 404 — also for
-    ids too large to exist, which PostgreSQL would refuse with an error."""
-    if not 0 < record_id <= MAX_ID:
-        abort(404)
-    return get_scoped_or_404(Counterparty, record_id, SUBJECT, Counterparty.manager_id)  # type: ignore[no-any-return]
-
-
-def reaches_counterparty(counterparty_id: int, user: Any) -> bool:
-    """Whether ``user`` (any user a hook is asked about) may read this counterparty."""
-    if not has_permission(READ, user) or not 0 < int(counterparty_id) <= MAX_ID:
-        return False
-    stmt = select(Counterparty.id).where(Counterparty.id == int(counterparty_id))
-    stmt = scope_filter(stmt, SUBJECT, Counterparty.manager_id, user)
-    return db_session().scalar(stmt) is not None
-
-
-def wants_fragment() -> bool:
-    """The card loads its tabs with htmx: answer those requests with the tab's content only."""
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != "true"
-    )
-
-
-def render_tab(
-    name: str, counterparty: Counterparty, title: str, status: int = 200, **context: Any
-) -> ResponseReturnValue:
-    """A counterparty card tab: ``crm_base/<name>_tab.html`` alone for the card's htmx load,
-    else ``crm_base/<name>.html`` (a page of its own around it: without JavaScript, after a
-    form was posted, or a direct link)."""
-    context.update(
-        counterparty=counterparty,
-        tab_title=title,
-        card_url=url_for("crm_base.counterparty", record_id=counterparty.id),
-    )
-    if wants_fragment() and status == 200:
-        return render_template(f"crm_base/{name}_tab.html", **context)
-    breadcrumbs = [
-        (_("Counterparties"), url_for("crm_base.counterparties")),
-        (counterparty.name, context["card_url"]),
-        (title, None),
-    ]
-    return render_template(f"crm_base/{name}.html", breadcrumbs=breadcrumbs, **context), status
-
-
-def posted_ok() -> bool:
-    """A bare POST (a delete button) carries a valid CSRF token."""
-    return bool(FlaskForm().validate_on_submit())
 
 
 # -- notes ----------------------------------------------------------------------------

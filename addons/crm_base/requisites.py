@@ -39,7 +39,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from addons.crm_base.codes import normalize_iban, normalize_tax_code, normalize_vat_number
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import SUBJECT, Counterparty, Requisites, ResponsiblePerson
-from addons.crm_base.notes import (
+from addons.crm_base.tabs import (
     counterparty_or_404,
     posted_ok,
     reaches_counterparty,
