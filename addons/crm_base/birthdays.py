@@ -67,45 +67,36 @@ def _detail(who: str, birthday: date, day: date) -> str:
 def reminders(user: Any, day: date) -> list[Reminder]:
     """Birthdays on ``day``: of the persons ``user`` manages, and of the employees when
     ``user`` may read employees."""
-    label = _("Birthdays")
-    rows: list[Reminder] = []
     keys = celebrated_keys(day)
-    db = db_session()
+    sources: list[tuple[str, str, Any]] = []  # (card endpoint, who, query)
     if has_permission(PERSON_READ, user):
-        persons = db.execute(
+        stmt = (
             select(Person.id, Person.full_name, Person.birthday)
             .where(Person.birth_key.in_(keys), Person.manager_id == user.id)
             .order_by(Person.full_name, Person.id)
         )
-        rows += [
-            Reminder(
-                KIND,
-                name,
-                due=day,
-                url=url_for("crm_base.person", record_id=pid),
-                kind_label=label,
-                detail=_detail(_("Contact person"), born, day),
-            )
-            for pid, name, born in persons
-        ]
+        sources.append(("crm_base.person", _("Contact person"), stmt))
     if has_permission(EMPLOYEE_READ, user):
-        employees = db.execute(
+        stmt = (
             select(Employee.id, Employee.full_name, Employee.birthday)
             .where(Employee.birth_key.in_(keys), Employee.active.is_(True))
             .order_by(Employee.full_name, Employee.id)
         )
-        rows += [
-            Reminder(
-                KIND,
-                name,
-                due=day,
-                url=url_for("crm_base.employee", record_id=eid),
-                kind_label=label,
-                detail=_detail(_("Employee"), born, day),
-            )
-            for eid, name, born in employees
-        ]
-    return rows
+        sources.append(("crm_base.employee", _("Employee"), stmt))
+    label = _("Birthdays")
+    db = db_session()
+    return [
+        Reminder(
+            KIND,
+            name,
+            due=day,
+            url=url_for(endpoint, record_id=rid),
+            kind_label=label,
+            detail=_detail(who, born, day),
+        )
+        for endpoint, who, stmt in sources
+        for rid, name, born in db.execute(stmt)
+    ]
 
 
 # -- calendar events ----------------------------------------------------------------------
