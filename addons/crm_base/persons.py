@@ -638,29 +638,39 @@ def persons_bulk() -> ResponseReturnValue:
 @require(COUNTERPARTY_READ)
 def person_counterparty_options() -> ResponseReturnValue:
     """``<option>``s for the link rows' ``<datalist>``: counterparties the user may see
-    whose name starts with what is typed (the field's value, whatever its name)."""
-    typed = next((v for k, v in request.args.items() if k == "q" or k.endswith("counterparty")), "")
-    typed = " ".join(typed.split())[:100]
-    options: list[tuple[int, str]] = []
-    if typed and not COUNTERPARTY_REF.search(typed):
-        from core.ui.listview import search_condition
-
-        db = db_session()
-        stmt = (
-            select(Counterparty.id, Counterparty.name)
-            .where(
-                search_condition([Counterparty.name], typed, "prefix", db.get_bind().dialect.name)
-            )
-            .order_by(Counterparty.name, Counterparty.id)
-            .limit(SUGGESTIONS)
-        )
-        options = [
-            tuple(r) for r in db.execute(scope_filter(stmt, SUBJECT, Counterparty.manager_id))
-        ]
+    whose name starts with what is typed (the field's value, whatever its name: ``q``, or
+    a name ending in ``counterparty`` or ``counterparty_id``)."""
+    typed = next(
+        (
+            v
+            for k, v in request.args.items()
+            if k == "q" or k.endswith(("counterparty", "counterparty_id"))
+        ),
+        "",
+    )
     return render_template(
         "crm_base/person_counterparty_options.html",
-        options=[counterparty_ref(i, name) for i, name in options],
+        options=counterparty_suggestions(" ".join(typed.split())[:100]),
     )
+
+
+def counterparty_suggestions(typed: str) -> list[str]:
+    """Counterparties the user may see whose name starts with ``typed``, written as in a
+    link row (``Name (#id)``); none for a reference already complete or without the right
+    to read counterparties."""
+    if not typed or COUNTERPARTY_REF.search(typed) or not has_permission(COUNTERPARTY_READ):
+        return []
+    from core.ui.listview import search_condition
+
+    db = db_session()
+    stmt = (
+        select(Counterparty.id, Counterparty.name)
+        .where(search_condition([Counterparty.name], typed, "prefix", db.get_bind().dialect.name))
+        .order_by(Counterparty.name, Counterparty.id)
+        .limit(SUGGESTIONS)
+    )
+    rows = db.execute(scope_filter(stmt, SUBJECT, Counterparty.manager_id))
+    return [counterparty_ref(i, name) for i, name in rows]
 
 
 def _new_form() -> PersonForm:

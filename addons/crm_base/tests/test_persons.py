@@ -356,6 +356,8 @@ def test_counterparty_suggestions_are_scoped(olena, company, login, db_session):
     db_session.commit()
     options = text(olena.get("/crm/persons/counterparty-options?links-0-counterparty=тов «ром"))
     assert unescape(options).strip() == f'<option value="ТОВ «Ромашка» (#{company.id})"></option>'
+    # A form whose field is named counterparty_id (sales) gets the same suggestions.
+    assert text(olena.get("/crm/persons/counterparty-options?counterparty_id=тов «ром")) == options
     assert login([P_READ]).get("/crm/persons/counterparty-options?q=x").status_code == 403
 
 
