@@ -25,6 +25,7 @@ from core.models import User
 from core.security import LoginUser, scope_filter
 from core.testing.plugin import create_user, csrf_token
 from core.ui.widgets import (
+    POSITION_STEP,
     BadRange,
     Kanban,
     KanbanCard,
@@ -363,6 +364,22 @@ def test_sql_source_moves_and_renumbers(db_session, cards_table):
     assert [c.id for c in source.cards("a", None, 30)][-1] == 2
     positions = db_session.scalars(select(_Card.position).where(_Card.stage == "a")).all()
     assert len(positions) == len(set(positions))
+
+
+def test_sql_source_drops_into_gaps_and_shifts_only_without_one(db_session, cards_table):
+    source = _source(db_session)
+    before = dict(db_session.execute(select(_Card.id, _Card.position)).all())
+    source.move(source.get("7"), "a", 3)  # between 3 (30) and 4 (40): only card 7 is written
+    after = dict(db_session.execute(select(_Card.id, _Card.position)).all())
+    assert {k for k in before if before[k] != after[k]} == {7} and after[7] == 35
+    db_session.execute(_Card.__table__.update().where(_Card.id == 8).values(position=36))
+    db_session.commit()
+    source.move(source.get("9"), "a", 4)  # between 7 (35) and 8 (36): no room, 8 on shift
+    assert [c.id for c in source.cards("a", None, 6)] == [1, 2, 3, 7, 9, 8]
+    positions = db_session.scalars(select(_Card.position).where(_Card.stage == "a")).all()
+    assert len(positions) == len(set(positions))
+    source.move(source.get("2"), "b", 1)  # below the last card of "b": max + step
+    assert db_session.get(_Card, 2).position == POSITION_STEP
 
 
 def test_kanban_helper_checks_the_right_and_the_scope(vitrylo_app, db_session, cards_table):
