@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import abort, render_template, request, url_for
+from flask import abort, g, has_app_context, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -277,13 +277,28 @@ def of_counterparty(
     return scoped(stmt.where(model.counterparty_id == counterparty_id), model, subject, user)
 
 
+def on_reached_card(subject: str, subject_id: int, user: Any) -> bool:
+    """Whether this record's card is a counterparty's that ``user`` reaches. Asked once per
+    request for a counterparty and user, however many of the areas' card hooks (tabs,
+    chronology) ask: a counterparty's card would otherwise check it once per area."""
+    if subject != SUBJECT:
+        return False
+    if not has_app_context():
+        return reaches_counterparty(subject_id, user)
+    known: dict[tuple[int, Any], bool] = g.setdefault("sales_reached_counterparties", {})
+    key = (int(subject_id), getattr(user, "id", None))
+    if key not in known:
+        known[key] = reaches_counterparty(subject_id, user)
+    return known[key]
+
+
 def on_counterparty_card(subject: str, subject_id: int, user: Any, permission: str) -> bool:
     """Whether the card hooks (tab, chronology) show ``user`` an area's rows on this
     record's card: a counterparty they reach, with the area's read ``permission``."""
     return (
         subject == SUBJECT
         and has_permission(permission, user)
-        and reaches_counterparty(subject_id, user)
+        and on_reached_card(subject, subject_id, user)
     )
 
 

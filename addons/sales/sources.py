@@ -40,7 +40,7 @@ from wtforms.validators import (
 
 from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import SUBJECT as COUNTERPARTY
-from addons.crm_base.notes import counterparty_or_404, posted_ok, reaches_counterparty
+from addons.crm_base.notes import counterparty_or_404, posted_ok
 from addons.sales.models import (
     Campaign,
     Contact,
@@ -55,6 +55,7 @@ from addons.sales.shared import (
     AmountField,
     counterparty_tab,
     id_or_none,
+    on_reached_card,
     optional_id,
     row_or_404,
 )
@@ -85,7 +86,7 @@ def menu_items() -> list[MenuItem]:
 
 def card_tabs(subject: str, subject_id: int, user: Any) -> list[CardTab]:
     """The "Lead source" tab of a counterparty, for whoever may read the counterparty."""
-    if subject != COUNTERPARTY or not reaches_counterparty(subject_id, user):
+    if not on_reached_card(subject, subject_id, user):
         return []
     url = url_for("sales.source_tab", record_id=int(subject_id))
     return [CardTab("sales.source", _("Lead source"), url, order=70)]

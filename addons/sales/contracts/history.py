@@ -13,14 +13,18 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from addons.crm_base.models import SUBJECT as COUNTERPARTY
-from addons.crm_base.notes import counterparty_or_404, reaches_counterparty
+from addons.crm_base.notes import counterparty_or_404
 from addons.sales.contracts.kind import CREATE, KIND, READ, STATUS_LABELS
 from addons.sales.documents import DocumentKind
 from addons.sales.documents.amounts import money_text
 from addons.sales.models import Contract, Proposal
 from addons.sales.proposals import kind as proposal_kind
-from addons.sales.shared import COUNTERPARTY_READ, counterparty_tab, of_counterparty
+from addons.sales.shared import (
+    COUNTERPARTY_READ,
+    counterparty_tab,
+    of_counterparty,
+    on_reached_card,
+)
 from addons.sales.views import bp
 from core.hooktypes import CardTab
 from core.security import has_permission, require
@@ -85,18 +89,15 @@ def purchase_history(record_id: int) -> ResponseReturnValue:
 
 def purchases_tab(subject: str, subject_id: int, user: Any) -> list[CardTab]:
     """ "Purchase history" on a counterparty's card, with how many documents it shows."""
-    if subject != COUNTERPARTY or not reaches_counterparty(subject_id, user):
-        return []
     readable = [kind for kind in (proposal_kind.KIND, KIND) if has_permission(kind.read, user)]
-    if not readable:
+    if not readable or not on_reached_card(subject, subject_id, user):
         return []
-    db = db_session()
-    count = 0
-    for kind in readable:
-        model = kind.model
-        stmt = of_counterparty(
-            select(func.count(model.id)), model, kind.subject, int(subject_id), user
-        )
-        count += db.scalar(stmt) or 0
+    counts = [
+        of_counterparty(
+            select(func.count(kind.model.id)), kind.model, kind.subject, int(subject_id), user
+        ).scalar_subquery()
+        for kind in readable
+    ]
+    count = sum(n or 0 for n in db_session().execute(select(*counts)).one())  # one query
     url = url_for("sales.purchase_history", record_id=int(subject_id))
     return [CardTab("sales.purchases", _("Purchase history"), url, order=70, count=count or None)]
