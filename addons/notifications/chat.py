@@ -36,11 +36,14 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from addons.notifications.models import GENERAL_ROOM, Message, ReadMark, direct_room
+from addons.notifications.outbox import dialect_insert
 from addons.notifications.views import bp
 from core.models import User
 from core.security import require
 from core.ui.formview import MAX_ID
+from core.ui.htmx import wants_fragment
 from core.ui.listview import search_condition
+from core.ui.text import clean_text
 from core.web import db_session
 
 CHAT_READ = "notifications.chat.read"
@@ -58,11 +61,6 @@ SENT_EVENT = "notifications-sent"
 
 
 # -- messages of a room ------------------------------------------------------------------
-
-
-def clean_text(value: Any) -> Any:
-    """Trim text and drop NUL characters (PostgreSQL refuses them: that would be a 500)."""
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 class MessageForm(FlaskForm):
@@ -131,11 +129,7 @@ def advance_mark(user_id: int, room: str, newest: int) -> None:
     """Move the read mark forward to ``newest`` (never back), without committing: one
     statement that is safe when two tabs of the same user post at the same moment."""
     db = db_session()
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(ReadMark).values(user_id=user_id, room=room, last_read_id=newest)
+    stmt = dialect_insert(db)(ReadMark).values(user_id=user_id, room=room, last_read_id=newest)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ReadMark.user_id, ReadMark.room],
         set_={"last_read_id": stmt.excluded.last_read_id},
@@ -213,14 +207,6 @@ def other_party(room: str, user_id: int) -> int | None:
 
 
 # -- request helpers -----------------------------------------------------------------------
-
-
-def wants_fragment() -> bool:
-    """An htmx request (not a history restore) gets a fragment instead of a whole page."""
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != "true"
-    )
 
 
 def id_arg(name: str, source: Any = None) -> int | None:

@@ -32,13 +32,13 @@ from addons.notifications.chat import (
     id_arg,
     private_unread_count,
     unread_count,
-    wants_fragment,
 )
 from addons.notifications.models import GENERAL_ROOM, Event, Notification
 from addons.notifications.views import bp
 from core.db import utcnow
 from core.security import has_permission, require
 from core.ui.formview import MAX_ID
+from core.ui.htmx import wants_fragment
 from core.web import db_session
 
 INBOX_PAGE = 30

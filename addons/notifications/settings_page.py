@@ -58,6 +58,7 @@ from addons.notifications.views import bp
 from core.audit import record
 from core.models import Setting, User
 from core.security import require
+from core.ui.text import clean_text
 from core.web import db_session
 
 PERMISSION = "notifications.settings.update"
@@ -72,10 +73,6 @@ def mask(value: str) -> str:
     if not value:
         return ""
     return MASK + value[-4:] if len(value) >= 12 else MASK
-
-
-def _clean(value: Any) -> Any:
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
 
 
 def _http_url(_form: FlaskForm, field: Any) -> None:
@@ -101,22 +98,22 @@ def _timezone(_form: FlaskForm, field: Any) -> None:
 class SettingsForm(FlaskForm):
     smtp_host = StringField(
         _l("SMTP server"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[Length(max=255), Regexp(HOST_RE, message=_l("Enter a host name."))],
     )
     smtp_port = IntegerField(
         _l("SMTP port"), default=587, validators=[DataRequired(), NumberRange(1, 65535)]
     )
     smtp_security = SelectField(_l("Security"), choices=list(SMTP_SECURITY))
-    smtp_user = StringField(_l("SMTP user"), filters=[_clean], validators=[Length(max=255)])
+    smtp_user = StringField(_l("SMTP user"), filters=[clean_text], validators=[Length(max=255)])
     smtp_password = PasswordField(_l("SMTP password"), validators=[Length(max=500)])
     smtp_password_clear = BooleanField(_l("Remove the saved password"))
     smtp_from = StringField(
-        _l("Sender address"), filters=[_clean], validators=[Length(max=254), _address]
+        _l("Sender address"), filters=[clean_text], validators=[Length(max=254), _address]
     )
     sms_gateway = SelectField(_l("SMS gateway"))
     sms_url = StringField(
-        _l("SMS gateway URL"), filters=[_clean], validators=[Length(max=500), _http_url]
+        _l("SMS gateway URL"), filters=[clean_text], validators=[Length(max=500), _http_url]
     )
     sms_method = SelectField(_l("HTTP method"), choices=list(SMS_METHODS))
     sms_auth_header = PasswordField(_l("Authorization header"), validators=[Length(max=1000)])
@@ -125,12 +122,12 @@ class SettingsForm(FlaskForm):
     sms_body_template = TextAreaField(_l("Request body template"), validators=[Length(max=4000)])
     site_url = StringField(
         _l("Address of the application"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[Length(max=300), _http_url],
     )
     timezone = StringField(
         _l("Time zone of the scans"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[DataRequired(), Length(max=60), _timezone],
     )
 
@@ -141,7 +138,7 @@ SECRET_FIELDS = ("smtp_password", "sms_auth_header")
 class TestEmailForm(FlaskForm):
     to = StringField(
         _l("Send a test e-mail to"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[
             DataRequired(),
             Length(max=254),
@@ -153,7 +150,7 @@ class TestEmailForm(FlaskForm):
 class TestSmsForm(FlaskForm):
     phone = StringField(
         _l("Send a test SMS to"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[
             DataRequired(),
             Regexp(PHONE_RE, message=_l("Use digits, spaces and + ( ) - only.")),
@@ -276,7 +273,7 @@ def _submitted(form: SettingsForm, values: dict[str, str]) -> dict[str, str]:
             if form[f"{name}_clear"].data:
                 new[key] = ""
             elif field.data:
-                new[key] = field.data.replace("\x00", "").strip()
+                new[key] = clean_text(field.data)
             else:
                 new[key] = values.get(key, "")  # left empty: keep the saved secret
             continue
