@@ -51,7 +51,7 @@ from addons.notifications.channels import (
     sms_gateway,
 )
 from addons.notifications.events import event_types, join_channels, parse_channels
-from addons.notifications.models import CHANNELS, DefaultPreference, OutboxMessage
+from addons.notifications.models import CHANNELS, OUTBOX_STATES, DefaultPreference, OutboxMessage
 from addons.notifications.outbox import dialect_insert
 from addons.notifications.preferences import CHANNEL_LABELS
 from addons.notifications.views import bp
@@ -215,8 +215,8 @@ def _render(
             sms_form=sms_form or TestSmsForm(formdata=None),
             action_form=ActionForm(),
             counts=counts,
-            states=("pending", "sending", "sent", "failed"),
-            channels=("email", "sms"),
+            states=OUTBOX_STATES,
+            channels=outbox.CHANNELS,
             failed=_failed_rows(session) if counts else [],
             smtp_ready=SmtpConfig.from_settings(values).configured,
         ),

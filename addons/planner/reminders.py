@@ -31,7 +31,6 @@ from core.security import has_permission, require
 from core.web import kernel
 
 log = logging.getLogger(__name__)
-ADDON = "planner"
 WIDGET_ROWS = 5
 BADGE_MAX_AGE = 30  # seconds a browser may reuse the badge's count
 GROUP_ROWS = 100  # rows shown per group unless the user asks for all of that group

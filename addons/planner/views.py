@@ -1,6 +1,6 @@
 """The planner blueprint and what its pages share: rights, the user's "today", reading a
-day from the query string. The pages live in ``reminders.py``, ``calendar.py`` and
-``ical.py``."""
+day from the query string. The pages live in ``reminders.py``, ``calendar_view.py``
+and ``ical.py``."""
 
 from __future__ import annotations
 
