@@ -10,9 +10,7 @@ functions, so a child process that does not need it does not pay for it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -81,37 +79,23 @@ def temporary_kernel(
     temporary folder, or a new database on the PostgreSQL server of ``server`` (``CREATE
     DATABASE vt_…`` next to the one it names, as the test suite does), dropped at the end.
     ``licensed`` first installs a licence for every addon ("*"), signed by a key made here
-    that only this kernel trusts (for the commercial addons). Password hashing is cheap."""
-    from core.config import Settings
-    from core.kernel import Kernel
+    that only this kernel trusts (for the commercial addons). Password hashing is cheap.
+    It is the test suite's :func:`core.testing.plugin.kernel_with`."""
     from core.security import use_cheap_hashing
-    from core.testing.databases import temporary_database
-    from core.testing.plugin import install_test_licence, licence_key_for_tests
+    from core.testing.plugin import kernel_with
 
     use_cheap_hashing()
-    with tempfile.TemporaryDirectory(prefix=f"vitrylo-bench-{name}-") as tmp_text:
-        tmp = Path(tmp_text)
-        extra: dict[str, str] = {}
-        if licensed:
-            extra["trusted_keys"] = str(licence_key_for_tests(tmp))
-        with temporary_database(tmp, server or "sqlite://") as url:
-            settings = Settings.from_env(
-                env={},
-                instance_path=str(tmp / "instance"),
-                database_url=url,
-                secret_key=SECRET_KEY,
-                **extra,
-            )
-            kernel = Kernel(settings)
-            try:
-                kernel.manager.init_core()
-                if licensed:
-                    install_test_licence(kernel, tmp)
-                kernel.manager.install(list(addons))
-                kernel.refresh()
-                yield kernel
-            finally:
-                kernel.db.dispose()
+    with (
+        tempfile.TemporaryDirectory(prefix=f"vitrylo-bench-{name}-") as tmp_text,
+        kernel_with(
+            Path(tmp_text),
+            addons,
+            licensed=licensed,
+            server=server or "sqlite://",
+            secret_key=SECRET_KEY,
+        ) as kernel,
+    ):
+        yield kernel
 
 
 def add_user(kernel: Any, login: str, *, superuser: bool = False) -> int:
@@ -139,14 +123,11 @@ def bench_app(kernel: Any) -> Any:
 
 
 def csrf(app: Any, client: Any) -> str:
-    """A valid CSRF token for ``client``'s session (the value Flask-WTF would render)."""
-    from itsdangerous import URLSafeTimedSerializer
+    """A valid CSRF token for ``client``'s session (the test suite's
+    :func:`core.testing.plugin.csrf_token`)."""
+    from core.testing.plugin import csrf_token
 
-    with client.session_transaction() as sess:
-        if "csrf_token" not in sess:
-            sess["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324
-        raw = sess["csrf_token"]
-    return str(URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw))
+    return csrf_token(app, client)
 
 
 def sign_in(app: Any, login: str) -> Any:

@@ -33,7 +33,7 @@ from core.db import Database
 from core.kernel import Kernel
 from core.models import Group, GroupPermission, GroupScope, User, UserGroup
 from core.security import hash_password
-from core.testing.databases import drop_database, fresh_database_url
+from core.testing.databases import drop_database, fresh_database_url, temporary_database
 
 TEST_PASSWORD = "correct-horse-battery"
 CHROMIUM = os.environ.get("VITRYLO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -72,9 +72,8 @@ def _settings(tmp: Path, url: str, addon_paths: Sequence[Path], **extra: Any) ->
         env={},
         instance_path=str(tmp / "instance"),
         database_url=url,
-        secret_key="test-secret-key",
         addons_path=os.pathsep.join(map(str, addon_paths)),
-        **extra,
+        **{"secret_key": "test-secret-key", **extra},
     )
 
 
@@ -84,26 +83,27 @@ def kernel_with(
     addons: Sequence[str],
     addon_paths: Sequence[Path] = (),
     licensed: bool = False,
+    server: str | None = None,
     **settings: Any,
 ) -> Iterator[Kernel]:
     """A kernel on a fresh database with ``addons`` installed, dropped afterwards: for a
     module-scoped app with another set of addons than the shared one. ``licensed=True``
     first installs a licence for every commercial addon, signed by a key made for the test
-    and trusted by this kernel only."""
-    url = fresh_database_url(tmp)
-    if licensed:
-        settings["trusted_keys"] = str(licence_key_for_tests(tmp))
-    kernel = Kernel(_settings(tmp, url, addon_paths, **settings))
-    try:
-        kernel.manager.init_core()
+    and trusted by this kernel only. ``server`` is the database server (default: the test
+    suite's, ``VITRYLO_TEST_DATABASE_URL``; the benchmarks pass their own)."""
+    with temporary_database(tmp, server) as url:
         if licensed:
-            install_test_licence(kernel, tmp)
-        kernel.manager.install(addons)
-        kernel.refresh()
-        yield kernel
-    finally:
-        kernel.db.dispose()
-        drop_database(url)
+            settings["trusted_keys"] = str(licence_key_for_tests(tmp))
+        kernel = Kernel(_settings(tmp, url, addon_paths, **settings))
+        try:
+            kernel.manager.init_core()
+            if licensed:
+                install_test_licence(kernel, tmp)
+            kernel.manager.install(addons)
+            kernel.refresh()
+            yield kernel
+        finally:
+            kernel.db.dispose()
 
 
 def licence_key_for_tests(tmp: Path) -> Path:
