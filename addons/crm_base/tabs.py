@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, render_template, request, url_for
+from flask import abort, g, has_request_context, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -37,12 +37,21 @@ def counterparty_or_404(record_id: int) -> Counterparty:
 
 
 def reaches_counterparty(counterparty_id: int, user: Any) -> bool:
-    """Whether ``user`` (any user a hook is asked about) may read this counterparty."""
+    """Whether ``user`` (any user a hook is asked about) may read this counterparty.
+
+    Asked once per request for a (user, counterparty): a card's tabs and chronology ask it
+    from every area (notes, work, requisites, groups, sales…)."""
     if not has_permission(READ, user) or not 0 < int(counterparty_id) <= MAX_ID:
         return False
-    stmt = select(Counterparty.id).where(Counterparty.id == int(counterparty_id))
-    stmt = scope_filter(stmt, SUBJECT, Counterparty.manager_id, user)
-    return db_session().scalar(stmt) is not None
+    key = (user.id, int(counterparty_id))
+    cache: dict[tuple[int, int], bool] = (
+        g.setdefault("crm_base_reaches", {}) if has_request_context() else {}
+    )
+    if key not in cache:
+        stmt = select(Counterparty.id).where(Counterparty.id == key[1])
+        stmt = scope_filter(stmt, SUBJECT, Counterparty.manager_id, user)
+        cache[key] = db_session().scalar(stmt) is not None
+    return cache[key]
 
 
 def wants_fragment() -> bool:
