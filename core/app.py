@@ -135,7 +135,8 @@ def create_app(
         snap = kernel.snapshot
         read_only = sorted(kernel.available[n].manifest.label for n in snap.read_only)
         return {
-            "menu": menu_tree(kernel) if current_user.is_authenticated else [],
+            # called by the layout only, so fragments and widgets don't ask the addons
+            "menu": lambda: menu_tree(kernel) if current_user.is_authenticated else [],
             "shell_indicators": lambda: shell_indicators(kernel),
             "read_only_addons": read_only,
             "license_state": snap.license,
