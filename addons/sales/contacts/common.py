@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from babel import dates as babel_dates
@@ -73,16 +73,18 @@ def local_day(moment: datetime, tz: tzinfo) -> date:
     return as_utc(moment).astimezone(tz).date()
 
 
-def clock(tz: tzinfo) -> Callable[[datetime], str]:
-    """The local time of day in the user's locale; each distinct minute is formatted once
-    (thousands of reminders share a few hundred times)."""
+@lru_cache(maxsize=8192)
+def short_time(at: time, locale: Any) -> str:
+    """A time of day as ``locale`` writes it, short (``14:30``): each minute is formatted
+    once per locale and process (thousands of reminders share a few hundred times, and the
+    planner's badge and page ask for them again and again)."""
+    return babel_dates.format_time(at, "short", locale=locale)
+
+
+def clock() -> Callable[[datetime], str]:
+    """The time of day of a local moment, in the user's locale (:func:`short_time`)."""
     locale = get_locale()
-
-    @cache
-    def minute(at: time) -> str:
-        return babel_dates.format_time(at, "short", locale=locale)
-
-    return lambda moment: minute(as_utc(moment).astimezone(tz).time().replace(second=0))
+    return lambda local: short_time(local.time().replace(second=0, microsecond=0), locale)
 
 
 def _aware_on_load(contact: Contact, *_args: Any) -> None:

@@ -22,7 +22,6 @@ from addons.sales.contacts.common import (
     clock,
     id_from_key,
     key_of,
-    local_day,
     local_moment,
     local_today,
     sane_year,
@@ -55,20 +54,21 @@ def reminders(user: Any, day: date) -> list[Reminder]:
         )
         .order_by(Contact.planned_at, Contact.id)
     )
-    label, title, at = _("Planned contacts"), titles(), clock(tz)
+    label, title, at = _("Planned contacts"), titles(), clock()
     return [
         Reminder(
             KIND,
             title(kind, subject),
-            local_day(planned_at, tz),
+            local.date(),
             url=card_path(cid),
             key=key_of(cid),
             can_snooze=True,
             can_mark_done=True,
             kind_label=label,
-            detail=f"{name} · {at(planned_at)}",
+            detail=f"{name} · {at(local)}",
         )
         for cid, kind, subject, planned_at, name in rows
+        for local in (as_utc(planned_at).astimezone(tz),)  # once per row: its day and time
     ]
 
 
