@@ -58,7 +58,7 @@ from core.models import (
     UserSession,
 )
 from core.security import PasswordError, has_permission, hash_password, require
-from core.ui.formview import is_stale
+from core.ui.formview import display, is_stale, plain
 from core.web import db_session, kernel
 
 bp = Blueprint("core_users", __name__, url_prefix="/admin")
@@ -489,24 +489,9 @@ def _conflicts(db: Session, form: UserEditForm, user: User) -> list[tuple[str, s
         "groups",
     ):
         mine, theirs = getattr(form, name), getattr(stored, name)
-        if _normal(mine.data) != _normal(theirs.data):
-            out.append((str(mine.label.text), _display(theirs), _display(mine)))
+        if plain(mine.data) != plain(theirs.data):
+            out.append((str(mine.label.text), display(theirs), display(mine)))
     return out
-
-
-def _normal(value: Any) -> Any:
-    return sorted(value) if isinstance(value, list) else value
-
-
-def _display(form_field: Any) -> str:
-    """A field's value as the admin sees it (choice labels rather than ids)."""
-    if isinstance(form_field, BooleanField):
-        return _("yes") if form_field.data else _("no")
-    if isinstance(form_field, SelectField | SelectMultipleField):
-        data = form_field.data if isinstance(form_field.data, list) else [form_field.data]
-        labels = dict(_choice_parts(c) for c in form_field.choices or [])
-        return ", ".join(str(labels.get(v, v)) for v in data)
-    return str(form_field.data or "")
 
 
 def _may_edit(user: User) -> bool:
