@@ -121,8 +121,6 @@ KEEP_SECONDS = 24 * 3600  # unused uploads and reports are removed after a day
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 EXTENSIONS = ("csv", "xlsx")
 XLSX_WORKBOOK = "xl/workbook.xml"
-MODES = ("create", "update", "skip")
-ON_ERROR = ("abort", "skip")
 
 
 class ImportRefused(ValueError):
@@ -1157,18 +1155,16 @@ class Writer:
         have: set[tuple[Any, ...]] = set()
         for chunk in _chunks(old_ids):
             have |= self._existing((owner, Channel.kind, Channel.value), owner.in_(chunk))
+        has_kind = {(owner_id, kind) for owner_id, kind, _value in have}  # not a scan per row
         new = []
         for row in rows:
             for kind in ("phone", "email"):
-                primary = (
-                    not any(h[0] == row.match_id and h[1] == kind for h in have)
-                    if row.action == "update"
-                    else True
-                )
+                primary = (row.match_id, kind) not in has_kind if row.action == "update" else True
                 for value in row.values.get(f"{kind}s", ()):
                     if (row.match_id, kind, value) in have:
                         continue
                     have.add((row.match_id, kind, value))
+                    has_kind.add((row.match_id, kind))
                     new.append(
                         {
                             self.owner_key: row.match_id,
@@ -1195,22 +1191,29 @@ class Writer:
                 .order_by(Address.id.desc())
             ):
                 first[owner] = address_id
-        new, changed = [], []
+        new = []
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # by the parts given
         for row in wanted:
             parts = {
                 col: row.values[key] for key, col in ADDRESS_PARTS.items() if key in row.values
             }
             if row.match_id in first:
-                changed.append((first[row.match_id], parts))
+                changed.setdefault(tuple(sorted(parts)), []).append(
+                    {"b_id": first[row.match_id], **{f"b_{k}": v for k, v in parts.items()}}
+                )
             else:
                 blank = dict.fromkeys(ADDRESS_PARTS.values(), "")
                 new.append({**blank, **parts, "counterparty_id": row.match_id, "kind": "actual"})
         if new:
             self.session.execute(insert(Address.__table__), new)
-        for address_id, parts in changed:
-            self.session.execute(
-                update(Address.__table__).where(Address.id == address_id).values(**parts)
+        table = Address.__table__
+        for keys, params in changed.items():  # one executemany per set of parts, not per row
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"b_{k}") for k in keys})
             )
+            self.session.execute(stmt, params)
 
     def _attributes(self, rows: list[Row]) -> None:
         pairs, new = [], []
@@ -1251,18 +1254,12 @@ class Writer:
             have |= self._existing(
                 (PersonLink.person_id, PersonLink.counterparty_id), PersonLink.person_id.in_(chunk)
             )
-        new = []
+        new, roles = [], []
         for row, pair in zip(wanted, pairs, strict=True):
             role = row.values.get("role", "")
             if pair in have:
                 if role:
-                    self.session.execute(
-                        update(PersonLink.__table__)
-                        .where(
-                            PersonLink.person_id == pair[0], PersonLink.counterparty_id == pair[1]
-                        )
-                        .values(role=role)
-                    )
+                    roles.append({"b_person": pair[0], "b_counterparty": pair[1], "b_role": role})
                 continue
             have.add(pair)
             new.append(
@@ -1272,6 +1269,17 @@ class Writer:
                     "role": role,
                     "is_primary": False,
                 }
+            )
+        if roles:  # one executemany, not an UPDATE per row
+            links = PersonLink.__table__
+            self.session.execute(
+                update(links)
+                .where(
+                    links.c.person_id == bindparam("b_person"),
+                    links.c.counterparty_id == bindparam("b_counterparty"),
+                )
+                .values(role=bindparam("b_role")),
+                roles,
             )
         for chunk in _chunks(new, BATCH):
             self.session.execute(insert(PersonLink.__table__), chunk)

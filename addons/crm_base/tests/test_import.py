@@ -437,6 +437,34 @@ def test_update_matching_by_tax_code(vitrylo_app, db_session, login):
     assert names(db_session) == ["Зовсім нова", "Нова назва"]
 
 
+def test_update_changes_the_stored_actual_address_in_place(vitrylo_app, db_session, login):
+    client = login(RIGHTS)
+    me = user_id(db_session, client)
+    first = Counterparty(name="Перша", tax_code=CODES[0], manager_id=me)
+    second = Counterparty(name="Друга", tax_code=CODES[1], manager_id=me)
+    db_session.add_all([first, second])
+    db_session.flush()
+    db_session.add_all(
+        [
+            Address(counterparty_id=first.id, kind="actual", city="Київ", line="Хрещатик, 1"),
+            Address(counterparty_id=second.id, kind="actual", city="Львів", line="Ринок, 2"),
+        ]
+    )
+    db_session.commit()
+    lines = [HEADER, f"Перша;{CODES[0]};;;Одеса;;", f"Друга;{CODES[1]};;;Дніпро;Нова, 3;"]
+    _token, _page, location = run(vitrylo_app, client, csv_bytes(lines), mode="update")
+    assert result(db_session, location)["updated"] == 2
+    stored = db_session.execute(
+        select(Address.counterparty_id, Address.city, Address.line).order_by(
+            Address.counterparty_id
+        )
+    ).all()
+    assert [tuple(r) for r in stored] == [
+        (first.id, "Одеса", "Хрещатик, 1"),
+        (second.id, "Дніпро", "Нова, 3"),
+    ]
+
+
 def test_skip_matching_and_matches_out_of_scope(vitrylo_app, db_session, login):
     client = login(RIGHTS)
     me = user_id(db_session, client)
