@@ -15,9 +15,9 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from addons.crm_base.models import SUBJECT, Counterparty
+from addons.crm_base.models import Counterparty
 from addons.crm_base.notes import reaches_counterparty
-from addons.crm_base.persons import COUNTERPARTY_REF, counterparty_ref, resolve_counterparty
+from addons.crm_base.persons import counterparty_suggestions, resolve_counterparty
 from addons.sales.contacts.common import (
     CREATE,
     DELETE,
@@ -44,7 +44,7 @@ from addons.sales.shared import (
 )
 from addons.sales.views import bp, scoped
 from core.db import utcnow
-from core.security import has_permission, require, scope_filter
+from core.security import has_permission, require
 from core.tz import user_timezone
 from core.ui.formview import FormView, LockFields, commit_unless_changed, is_stale
 from core.web import db_session
@@ -168,9 +168,8 @@ def contact_options(which: str) -> ResponseReturnValue:
     when the counterparty changes)."""
     typed = " ".join(request.args.get("counterparty_id", "").split())[:300]
     if which == "counterparty":
-        return render_template(
-            "sales/contact_options.html", options=_counterparty_suggestions(typed), datalist=True
-        )
+        suggested = [SelectChoice(ref, "") for ref in counterparty_suggestions(typed)]
+        return render_template("sales/contact_options.html", options=suggested, datalist=True)
     if which not in ("person", "opportunity"):
         abort(404)
     try:
@@ -179,25 +178,6 @@ def contact_options(which: str) -> ResponseReturnValue:
         counterparty_id = None
     make = person_choices if which == "person" else opportunity_choices
     return render_template("sales/contact_options.html", options=make(counterparty_id))
-
-
-def _counterparty_suggestions(typed: str) -> list[SelectChoice]:
-    """Counterparties the user may see whose name starts with ``typed``, as ``Name (#id)``
-    (crm_base's suggestion for person links, for a field named ``counterparty_id``)."""
-    from addons.crm_base.persons import SUGGESTIONS
-    from core.ui.listview import search_condition
-
-    if not typed or COUNTERPARTY_REF.search(typed) or not has_permission(COUNTERPARTY_READ):
-        return []
-    db = db_session()
-    stmt = (
-        select(Counterparty.id, Counterparty.name)
-        .where(search_condition([Counterparty.name], typed, "prefix", db.get_bind().dialect.name))
-        .order_by(Counterparty.name, Counterparty.id)
-        .limit(SUGGESTIONS)
-    )
-    rows = db.execute(scope_filter(stmt, SUBJECT, Counterparty.manager_id))
-    return [SelectChoice(counterparty_ref(i, name), "") for i, name in rows]
 
 
 # -- done, cancel ----------------------------------------------------------------------------
