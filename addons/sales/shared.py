@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import abort, g, has_app_context, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -278,18 +278,9 @@ def of_counterparty(
 
 
 def on_reached_card(subject: str, subject_id: int, user: Any) -> bool:
-    """Whether this record's card is a counterparty's that ``user`` reaches. Asked once per
-    request for a counterparty and user, however many of the areas' card hooks (tabs,
-    chronology) ask: a counterparty's card would otherwise check it once per area."""
-    if subject != SUBJECT:
-        return False
-    if not has_app_context():
-        return reaches_counterparty(subject_id, user)
-    known: dict[tuple[int, Any], bool] = g.setdefault("sales_reached_counterparties", {})
-    key = (int(subject_id), getattr(user, "id", None))
-    if key not in known:
-        known[key] = reaches_counterparty(subject_id, user)
-    return known[key]
+    """Whether this record's card is a counterparty's that ``user`` reaches (crm_base asks
+    the database once per request, however many areas' card hooks ask)."""
+    return subject == SUBJECT and reaches_counterparty(subject_id, user)
 
 
 def on_counterparty_card(subject: str, subject_id: int, user: Any, permission: str) -> bool:
