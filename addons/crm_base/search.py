@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from addons.crm_base.models import PERSON_SUBJECT, SUBJECT, Counterparty, Person
 from core.hooktypes import DashboardWidget, SearchResult
 from core.security import has_permission, scope_filter
-from core.ui.listview import escape_like
+from core.ui.listview import search_condition
 from core.web import db_session
 
 READ = "crm_base.counterparty.read"
@@ -31,7 +31,8 @@ PERSON_READ = "crm_base.person.read"
 
 
 def _contains(column: Any, query: str) -> Any:
-    return func.lower(column).like(f"%{escape_like(query.lower())}%", escape="\\")
+    """The lists' own "contains" search (with its SQLite shortcut for ASCII queries)."""
+    return search_condition([column], query, "contains", db_session().get_bind().dialect.name)
 
 
 def search_counterparties(user: Any, query: str, limit: int) -> list[SearchResult]:
