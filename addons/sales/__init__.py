@@ -8,7 +8,6 @@ never edits another's code.
 
 from __future__ import annotations
 
-import importlib
 from datetime import date, datetime
 from types import ModuleType
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from flask import Blueprint
 
 from core import hookimpl
+from core.areas import area_blueprints, import_areas
 
 # The areas, in menu order. Functions an area may define (all optional), named as the hook
 # they feed: permissions, menu_items, reminders, calendar_events, reminder_action,
@@ -35,7 +35,7 @@ AREAS = (
 
 
 def _areas() -> list[ModuleType]:
-    return [importlib.import_module(f"addons.sales.{name}") for name in AREAS]
+    return import_areas(__name__, AREAS)
 
 
 def _gather(hook: str, *args: Any) -> list[Any]:
@@ -59,10 +59,7 @@ def _first(hook: str, *args: Any) -> Any:
 
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from addons.sales.views import bp
-
-    _areas()  # their routes live on sales's blueprint
-    return [bp]
+    return area_blueprints(__name__, AREAS)  # the areas' routes live on sales's blueprint
 
 
 @hookimpl
