@@ -20,15 +20,7 @@ from sqlalchemy import select
 from addons.notifications import channels as ch
 from addons.notifications import models as m
 from addons.notifications.outbox import enqueue, process_outbox
-from addons.notifications.tests.test_outbox import (  # noqa: F401 - fixtures
-    Mailbox,
-    configure,
-    free_port,
-    napp_fixture,
-    nk_fixture,
-    nkernel_fixture,
-    nkweb_fixture,
-)
+from addons.notifications.tests.helpers import Mailbox, configure, free_port
 from core.kernel import Kernel
 
 

@@ -5,9 +5,7 @@ counts follow the read marks."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -17,30 +15,11 @@ from addons.notifications.chat import MAX_MESSAGE_LENGTH, PAGE_SIZE
 from addons.notifications.models import GENERAL_ROOM, Message, ReadMark
 from core.models import User
 from core.testing.plugin import (
-    app_for,
     csrf_token,
-    kernel_with,
-    rolled_back,
     signed_in_client,
 )
 
 CHAT = "notifications.chat.read"
-
-
-# -- an app with the notifications addon, shared by this module; each test rolls back ----
-
-
-@pytest.fixture(scope="module")
-def nt_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with kernel_with(tmp_path_factory.mktemp("nt_chat"), ["notifications"]) as kernel:
-        yield app_for(kernel)
-
-
-@pytest.fixture
-def db(nt_app: Flask) -> Iterator[Session]:
-    """The app's session on one connection, rolled back when the test ends."""
-    with rolled_back(nt_app.extensions["vitrylo"].db) as session:
-        yield session
 
 
 def sign_in(app: Flask, db: Session, login: str, perms: tuple[str, ...] = (CHAT,)) -> FlaskClient:
@@ -83,9 +62,9 @@ def messages(db: Session) -> list[Message]:
 # -- tests -------------------------------------------------------------------------------
 
 
-def test_a_message_reaches_the_other_user_by_polling(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
+def test_a_message_reaches_the_other_user_by_polling(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
     page = bohdan.get("/notifications/chat").get_data(as_text=True)
     assert 'hx-trigger="every 3s, notifications-sent from:body"' in page
     assert 'hx-swap="beforeend"' in page and 'hx-target="#room-log"' in page
@@ -93,7 +72,7 @@ def test_a_message_reaches_the_other_user_by_polling(nt_app, db):
     assert after == 0
     assert bohdan.get(f"/notifications/chat/messages?after={after}").status_code == 204
 
-    sent = send(nt_app, anna, "Привіт, Богдане!")
+    sent = send(napp, anna, "Привіт, Богдане!")
     assert sent.status_code == 200
     assert sent.headers["HX-Trigger"] == "notifications-sent"
     assert 'id="room-form"' in sent.get_data(as_text=True)  # a cleared form to swap in
@@ -107,7 +86,7 @@ def test_a_message_reaches_the_other_user_by_polling(nt_app, db):
     assert poll_after(html) == first
     # The next poll gets only what came after, keyset on the id.
     assert bohdan.get(f"/notifications/chat/messages?after={first}").status_code == 204
-    send(nt_app, anna, "Друге повідомлення")
+    send(napp, anna, "Друге повідомлення")
     html = bohdan.get(f"/notifications/chat/messages?after={first}").get_data(as_text=True)
     assert "Друге повідомлення" in html and "Привіт, Богдане!" not in html
     # The sender sees it too, and a fresh page shows both.
@@ -116,36 +95,36 @@ def test_a_message_reaches_the_other_user_by_polling(nt_app, db):
     assert poll_after(page) == messages(db)[-1].id
 
 
-def test_without_javascript_the_form_posts_and_redirects(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    answer = send(nt_app, anna, "Без JavaScript", fragment=False)
+def test_without_javascript_the_form_posts_and_redirects(napp, db):
+    anna = sign_in(napp, db, "anna")
+    answer = send(napp, anna, "Без JavaScript", fragment=False)
     assert answer.status_code == 303
     assert answer.headers["Location"].endswith("/notifications/chat")
     assert [m.body for m in messages(db)] == ["Без JavaScript"]
     assert messages(db)[0].sender_id == anna.user_id
 
 
-def test_empty_or_too_long_messages_are_refused(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_empty_or_too_long_messages_are_refused(napp, db):
+    anna = sign_in(napp, db, "anna")
     for body in ("", "   \n  ", "\x00"):
-        answer = send(nt_app, anna, body)
+        answer = send(napp, anna, body)
         assert answer.status_code == 200 and "HX-Trigger" not in answer.headers
         assert "Write a message first." in answer.get_data(as_text=True)
-        assert send(nt_app, anna, body, fragment=False).status_code == 400
+        assert send(napp, anna, body, fragment=False).status_code == 400
     too_long = "я" * (MAX_MESSAGE_LENGTH + 1)
-    answer = send(nt_app, anna, too_long)
+    answer = send(napp, anna, too_long)
     assert "at most 4000 characters" in answer.get_data(as_text=True)
-    page = send(nt_app, anna, too_long, fragment=False)
+    page = send(napp, anna, too_long, fragment=False)
     assert page.status_code == 400 and "at most 4000 characters" in page.get_data(as_text=True)
     assert messages(db) == []
-    assert send(nt_app, anna, "я" * MAX_MESSAGE_LENGTH).status_code == 200
+    assert send(napp, anna, "я" * MAX_MESSAGE_LENGTH).status_code == 200
     assert len(messages(db)) == 1
 
 
-def test_messages_are_escaped_and_links_stay_text(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
-    send(nt_app, anna, '<script>alert("x")</script> see https://evil.example/\n<b>bold</b>')
+def test_messages_are_escaped_and_links_stay_text(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
+    send(napp, anna, '<script>alert("x")</script> see https://evil.example/\n<b>bold</b>')
     for html in (
         bohdan.get("/notifications/chat").get_data(as_text=True),
         bohdan.get("/notifications/chat/messages?after=0").get_data(as_text=True),
@@ -157,8 +136,8 @@ def test_messages_are_escaped_and_links_stay_text(nt_app, db):
         assert "see https://evil.example/<br>&lt;b&gt;bold&lt;/b&gt;" in html
 
 
-def test_history_search_and_older_pages_use_keysets(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_history_search_and_older_pages_use_keysets(napp, db):
+    anna = sign_in(napp, db, "anna")
     user = db.get(User, anna.user_id)
     bodies = [f"повідомлення {i}" for i in range(PAGE_SIZE * 2 + 10)]
     bodies[7] = "Зустріч у РОМАШЦІ о 10:00"
@@ -194,60 +173,58 @@ def test_history_search_and_older_pages_use_keysets(nt_app, db):
     assert "No messages found." in anna.get("/notifications/chat?q=100%25_").get_data(as_text=True)
 
 
-def test_unread_counter_follows_read_marks(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
-    send(nt_app, anna, "перше")
-    send(nt_app, anna, "друге")
-    assert chat_count(nt_app, bohdan) == 2
-    assert chat_count(nt_app, anna) == 0  # one's own messages are never unread
+def test_unread_counter_follows_read_marks(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
+    send(napp, anna, "перше")
+    send(napp, anna, "друге")
+    assert chat_count(napp, bohdan) == 2
+    assert chat_count(napp, anna) == 0  # one's own messages are never unread
 
     page = bohdan.get("/notifications/chat").get_data(as_text=True)
     last = messages(db)[-1].id
     assert f"hx-vals='{{\"last_id\": {last}}}'" in page and 'hx-trigger="load"' in page
-    assert chat_count(nt_app, bohdan) == 2  # looking (GET) changes nothing by itself
+    assert chat_count(napp, bohdan) == 2  # looking (GET) changes nothing by itself
     read = bohdan.post(
-        "/notifications/chat/read", data={"last_id": last}, headers=htmx(nt_app, bohdan)
+        "/notifications/chat/read", data={"last_id": last}, headers=htmx(napp, bohdan)
     )
     assert read.status_code == 204
-    assert chat_count(nt_app, bohdan) == 0
+    assert chat_count(napp, bohdan) == 0
     assert 'hx-trigger="load"' not in bohdan.get("/notifications/chat").get_data(as_text=True)
 
-    send(nt_app, anna, "третє")
-    assert chat_count(nt_app, bohdan) == 1
+    send(napp, anna, "третє")
+    assert chat_count(napp, bohdan) == 1
     # A mark never goes back, nor past the messages that exist.
-    bohdan.post("/notifications/chat/read", data={"last_id": 1}, headers=htmx(nt_app, bohdan))
-    assert chat_count(nt_app, bohdan) == 1
-    bohdan.post(
-        "/notifications/chat/read", data={"last_id": 2**31 - 1}, headers=htmx(nt_app, bohdan)
-    )
+    bohdan.post("/notifications/chat/read", data={"last_id": 1}, headers=htmx(napp, bohdan))
+    assert chat_count(napp, bohdan) == 1
+    bohdan.post("/notifications/chat/read", data={"last_id": 2**31 - 1}, headers=htmx(napp, bohdan))
     mark = db.scalar(
         select(ReadMark.last_read_id).where(
             ReadMark.user_id == bohdan.user_id, ReadMark.room == GENERAL_ROOM
         )
     )
     assert mark == messages(db)[-1].id
-    assert chat_count(nt_app, bohdan) == 0
+    assert chat_count(napp, bohdan) == 0
     # The poll answer also posts the read mark of what it appended.
-    send(nt_app, anna, "четверте")
+    send(napp, anna, "четверте")
     html = bohdan.get(f"/notifications/chat/messages?after={mark}").get_data(as_text=True)
     assert f'"last_id": {messages(db)[-1].id}' in html
     # Without JavaScript: a plain form post, redirected back.
     plain = bohdan.post(
         "/notifications/chat/read",
-        data={"last_id": messages(db)[-1].id, "csrf_token": csrf_token(nt_app, bohdan)},
+        data={"last_id": messages(db)[-1].id, "csrf_token": csrf_token(napp, bohdan)},
     )
-    assert plain.status_code == 303 and chat_count(nt_app, bohdan) == 0
+    assert plain.status_code == 303 and chat_count(napp, bohdan) == 0
 
 
-def test_bad_requests_answer_cleanly(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_bad_requests_answer_cleanly(napp, db):
+    anna = sign_in(napp, db, "anna")
     for after in ("", "abc", "-1", str(2**40)):
         assert anna.get(f"/notifications/chat/messages?after={after}").status_code == 400
     assert anna.get("/notifications/chat?before=abc&q=" + "x" * 5000).status_code == 200
     for last_id in ("", "0", "x"):
         answer = anna.post(
-            "/notifications/chat/read", data={"last_id": last_id}, headers=htmx(nt_app, anna)
+            "/notifications/chat/read", data={"last_id": last_id}, headers=htmx(napp, anna)
         )
         assert answer.status_code == 400
     # No CSRF token: refused, nothing saved.
@@ -255,15 +232,15 @@ def test_bad_requests_answer_cleanly(nt_app, db):
     assert db.scalar(select(func.count()).select_from(Message)) == 0
 
 
-def test_the_chat_needs_its_permission(nt_app, db):
-    outsider = sign_in(nt_app, db, "outsider", perms=())
+def test_the_chat_needs_its_permission(napp, db):
+    outsider = sign_in(napp, db, "outsider", perms=())
     for url in ("/notifications/chat", "/notifications/chat/messages?after=0"):
         assert outsider.get(url).status_code == 403
-    assert send(nt_app, outsider, "hello").status_code == 403
+    assert send(napp, outsider, "hello").status_code == 403
     answer = outsider.post(
-        "/notifications/chat/read", data={"last_id": 1}, headers=htmx(nt_app, outsider)
+        "/notifications/chat/read", data={"last_id": 1}, headers=htmx(napp, outsider)
     )
     assert answer.status_code == 403
-    anonymous = nt_app.test_client()
+    anonymous = napp.test_client()
     assert anonymous.get("/notifications/chat").status_code == 302
     assert db.scalar(select(func.count()).select_from(Message)) == 0

@@ -16,14 +16,7 @@ from addons.notifications.events import (
     raise_events,
     sms_text,
 )
-from addons.notifications.tests.test_outbox import (  # noqa: F401 - fixtures
-    configure,
-    make_user,
-    napp_fixture,
-    nk_fixture,
-    nkernel_fixture,
-    nkweb_fixture,
-)
+from addons.notifications.tests.helpers import configure, make_user
 from core.kernel import Kernel
 
 PM = "notifications.private_message"  # declared by the addon, default: popup

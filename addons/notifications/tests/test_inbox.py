@@ -5,10 +5,8 @@ and private messages; the dashboard widget and the bell in the shell's top bar."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -19,32 +17,13 @@ from addons.notifications.widgets import bell_indicator, unread_widget
 from core.models import User
 from core.security import LoginUser
 from core.testing.plugin import (
-    app_for,
     create_user,
     csrf_token,
-    kernel_with,
-    rolled_back,
     signed_in_client,
 )
 
 CHAT = "notifications.chat.read"
 PRIVATE = "notifications.message.read"
-
-
-# -- an app with the notifications addon, shared by this module; each test rolls back ----
-
-
-@pytest.fixture(scope="module")
-def nt_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with kernel_with(tmp_path_factory.mktemp("nt_inbox"), ["notifications"]) as kernel:
-        yield app_for(kernel)
-
-
-@pytest.fixture
-def db(nt_app: Flask) -> Iterator[Session]:
-    """The app's session on one connection, rolled back when the test ends."""
-    with rolled_back(nt_app.extensions["vitrylo"].db) as session:
-        yield session
 
 
 def sign_in(app: Flask, db: Session, login: str, perms: tuple[str, ...] = ()) -> FlaskClient:
@@ -80,9 +59,9 @@ def badge(client: FlaskClient) -> dict[str, int]:
 # -- tests -------------------------------------------------------------------------------
 
 
-def test_the_inbox_lists_only_ones_own_notifications(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
+def test_the_inbox_lists_only_ones_own_notifications(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
     first = notify(db, anna.user_id, "День народження: Олена Петренко", body="Сьогодні, 40 років")
     second = notify(db, anna.user_id, "Договір № 7 спливає")
     theirs = notify(db, bohdan.user_id, "Повідомлення Богдана")
@@ -97,27 +76,27 @@ def test_the_inbox_lists_only_ones_own_notifications(nt_app, db):
     assert "Богдана" not in html and theirs.id not in ids(html)
     assert ids(bohdan.get("/notifications/inbox").get_data(as_text=True)) == [theirs.id]
     assert anna.get("/notifications/inbox?show=bogus&before=x").status_code == 200
-    assert nt_app.test_client().get("/notifications/inbox").status_code == 302
+    assert napp.test_client().get("/notifications/inbox").status_code == 302
 
 
-def test_mark_one_and_all_as_read(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_mark_one_and_all_as_read(napp, db):
+    anna = sign_in(napp, db, "anna")
     rows = [notify(db, anna.user_id, f"Подія {i}") for i in range(3)]
-    answer = post(nt_app, anna, f"/notifications/inbox/{rows[0].id}/read", show="all")
+    answer = post(napp, anna, f"/notifications/inbox/{rows[0].id}/read", show="all")
     assert answer.status_code == 303 and answer.headers["Location"].endswith("show=all")
     assert db.get(Notification, rows[0].id).read_at is not None
     assert ids(anna.get("/notifications/inbox").get_data(as_text=True)) == [rows[2].id, rows[1].id]
 
     fragment = anna.post(
         f"/notifications/inbox/{rows[1].id}/read",
-        headers={"HX-Request": "true", "X-CSRFToken": csrf_token(nt_app, anna)},
+        headers={"HX-Request": "true", "X-CSRFToken": csrf_token(napp, anna)},
     )
     html = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and html.lstrip().startswith("<article")
     assert f'id="notification-{rows[1].id}"' in html and "Mark as read" not in html
     assert badge(anna)["notifications"] == 1
 
-    assert post(nt_app, anna, "/notifications/inbox/read-all").status_code == 303
+    assert post(napp, anna, "/notifications/inbox/read-all").status_code == 303
     assert badge(anna)["notifications"] == 0
     assert "No unread notifications." in anna.get("/notifications/inbox").get_data(as_text=True)
     assert len(ids(anna.get("/notifications/inbox?show=all").get_data(as_text=True))) == 3
@@ -129,37 +108,37 @@ def test_mark_one_and_all_as_read(nt_app, db):
     assert db.get(Notification, fresh.id).read_at is None
 
 
-def test_another_users_notification_is_not_found(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
+def test_another_users_notification_is_not_found(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
     theirs = notify(db, bohdan.user_id, "Тільки для Богдана", url="/crm/counterparties/1")
     for guess in (theirs.id, theirs.id + 1000, 0, 2**31, 2**40):
-        assert post(nt_app, anna, f"/notifications/inbox/{guess}/read").status_code == 404
-        assert post(nt_app, anna, f"/notifications/inbox/{guess}/open").status_code == 404
-    post(nt_app, anna, "/notifications/inbox/read-all")
+        assert post(napp, anna, f"/notifications/inbox/{guess}/read").status_code == 404
+        assert post(napp, anna, f"/notifications/inbox/{guess}/open").status_code == 404
+    post(napp, anna, "/notifications/inbox/read-all")
     assert db.get(Notification, theirs.id).read_at is None
     assert badge(bohdan)["notifications"] == 1
 
 
-def test_opening_a_notification_marks_it_read_and_goes_to_a_local_page_only(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_opening_a_notification_marks_it_read_and_goes_to_a_local_page_only(napp, db):
+    anna = sign_in(napp, db, "anna")
     local = notify(db, anna.user_id, "Місцеве", url="/crm/counterparties/5")
     bad = [
         notify(db, anna.user_id, f"Погане {i}", url=url)
         for i, url in enumerate(("javascript:alert(1)", "//evil.example/", "https://evil.example/"))
     ]
-    answer = post(nt_app, anna, f"/notifications/inbox/{local.id}/open")
+    answer = post(napp, anna, f"/notifications/inbox/{local.id}/open")
     assert answer.status_code == 303 and answer.headers["Location"] == "/crm/counterparties/5"
     assert db.get(Notification, local.id).read_at is not None
     for row in bad:
-        answer = post(nt_app, anna, f"/notifications/inbox/{row.id}/open")
+        answer = post(napp, anna, f"/notifications/inbox/{row.id}/open")
         assert answer.headers["Location"] == "/notifications/inbox?show=all"
     html = anna.get("/notifications/badge").get_data(as_text=True)
     assert "javascript:" not in html and "evil.example" not in html
 
 
-def test_titles_and_bodies_are_escaped(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_titles_and_bodies_are_escaped(napp, db):
+    anna = sign_in(napp, db, "anna")
     notify(db, anna.user_id, "<script>alert(1)</script>", body='<img src=x onerror="x">')
     for url in ("/notifications/inbox", "/notifications/badge", "/notifications/badge/menu"):
         html = anna.get(url).get_data(as_text=True)
@@ -167,8 +146,8 @@ def test_titles_and_bodies_are_escaped(nt_app, db):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_older_notifications_by_keyset(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_older_notifications_by_keyset(napp, db):
+    anna = sign_in(napp, db, "anna")
     rows = [notify(db, anna.user_id, f"Подія {i}") for i in range(35)]
     html = anna.get("/notifications/inbox").get_data(as_text=True)
     first = ids(html)
@@ -178,10 +157,10 @@ def test_older_notifications_by_keyset(nt_app, db):
     assert first + rest == [r.id for r in reversed(rows)]
 
 
-def test_the_badge_counts_notifications_chat_and_private_messages(nt_app, db):
-    anna = sign_in(nt_app, db, "anna", (CHAT, PRIVATE))
+def test_the_badge_counts_notifications_chat_and_private_messages(napp, db):
+    anna = sign_in(napp, db, "anna", (CHAT, PRIVATE))
     bohdan = create_user(db, "bohdan", (CHAT, PRIVATE))
-    plain = sign_in(nt_app, db, "plain")
+    plain = sign_in(napp, db, "plain")
     notify(db, anna.user_id, "Перша подія")
     notify(db, anna.user_id, "Друга подія")
     notify(db, plain.user_id, "Подія для plain")
@@ -208,11 +187,11 @@ def test_the_badge_counts_notifications_chat_and_private_messages(nt_app, db):
     assert badge(plain) == {"total": 1, "notifications": 1, "chat": 0, "private": 0}
     menu = plain.get("/notifications/badge/menu").get_data(as_text=True)
     assert "/notifications/chat" not in menu and "/notifications/conversations" not in menu
-    assert nt_app.test_client().get("/notifications/badge").status_code == 302
+    assert napp.test_client().get("/notifications/badge").status_code == 302
 
 
-def test_counts_stop_at_99_plus(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_counts_stop_at_99_plus(napp, db):
+    anna = sign_in(napp, db, "anna")
     events = [Event(type="t.many", key=str(i), title=f"E{i}") for i in range(120)]
     db.add_all(events)
     db.flush()
@@ -222,11 +201,11 @@ def test_counts_stop_at_99_plus(nt_app, db):
     assert 'nt-badge-count">99+<' in html and html.count("data-notify-id=") == 5
 
 
-def test_dashboard_widget_and_shell_bell(nt_app, db):
-    anna = sign_in(nt_app, db, "anna", (CHAT,))
+def test_dashboard_widget_and_shell_bell(napp, db):
+    anna = sign_in(napp, db, "anna", (CHAT,))
     notify(db, anna.user_id, "Віджет: подія")
     user = LoginUser(db.get(User, anna.user_id))
-    with nt_app.test_request_context("/"):
+    with napp.test_request_context("/"):
         assert unread_widget(None) == []
         [widget] = unread_widget(user)
         assert widget.id == "notifications.unread"

@@ -1,33 +1,23 @@
 """The transactional outbox against a real SMTP server (aiosmtpd) on both databases:
 delivery with a Ukrainian subject and body, retries with back-off, exclusive claims by
-concurrent workers, and a worker killed in the middle of a batch.
-
-The fixtures at the top (a kernel with the notifications addon, a recording SMTP server,
-settings helpers) are shared by the other test modules of this folder, which import them
-(``from …test_outbox import nk_fixture``: the fixture keeps its ``name``).
+concurrent workers, and a worker killed in the middle of a batch (fixtures: conftest.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing
 import os
 import signal
-import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from email import message_from_bytes
-from email import policy as email_policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, text, update
 
 from addons.notifications import models as m
 from addons.notifications.channels import SmtpConfig, message_id
@@ -38,167 +28,23 @@ from addons.notifications.outbox import (
     claim_batch,
     deliver,
     enqueue,
-    enqueue_many,
     process_outbox,
     reclaim_expired,
     run_outbox_once,
 )
-from addons.notifications.settings_page import save_settings
+from addons.notifications.tests.helpers import (
+    Mailbox,
+    configure,
+    free_port,
+    make_user,
+    queue,
+    use_smtp,
+)
 from core.db import Database, utcnow
 from core.kernel import Kernel
-from core.models import Setting, User
-from core.testing.databases import drop_database, fresh_database_url, is_postgres
-from core.testing.plugin import _settings
+from core.testing.databases import is_postgres
 
 FAST = Policy(batch_size=20, lease_seconds=300, backoff_base=0.2, backoff_cap=1.0, max_attempts=3)
-
-
-# -- shared fixtures ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", name="nkernel")
-def nkernel_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    """A kernel with crm_base and notifications, on a database of this module's own."""
-    tmp = tmp_path_factory.mktemp("notifications")
-    url = fresh_database_url(tmp)
-    kernel = Kernel(_settings(tmp, url, ()))
-    kernel.manager.init_core()
-    kernel.manager.install(["notifications"])
-    kernel.refresh()
-    yield kernel
-    kernel.db.dispose()
-    drop_database(url)
-
-
-@pytest.fixture(scope="module", name="napp")
-def napp_fixture(nkernel: Kernel) -> Flask:
-    from core.app import create_app
-
-    app = create_app(nkernel.settings, kernel=nkernel)
-    app.config.update(TESTING=True)
-    return app
-
-
-NOTIFICATION_TABLES = (
-    m.Notification,
-    m.Event,
-    m.OutboxMessage,
-    m.Preference,
-    m.DefaultPreference,
-)
-
-
-@pytest.fixture(name="nkweb")
-def nkweb_fixture(nkernel: Kernel) -> Iterator[Kernel]:
-    """The module's kernel; the notification tables are emptied after the test. For tests
-    making requests: no app context is held (it would share ``g``, so the signed-in user,
-    between requests)."""
-    yield nkernel
-    nkernel.db.session.remove()
-    with nkernel.db.transaction() as session:
-        for model in NOTIFICATION_TABLES:
-            session.execute(delete(model))
-        session.execute(delete(Setting).where(Setting.name.like("notifications.%")))
-
-
-@pytest.fixture(name="nk")
-def nk_fixture(nkweb: Kernel, napp: Flask) -> Iterator[Kernel]:
-    """:func:`nkweb_fixture` inside an app context (``kernel().hooks`` works)."""
-    with napp.app_context():
-        yield nkweb
-
-
-class Mailbox:
-    """What the test SMTP server received; ``fail_next`` refusals (451) come first, and
-    each message waits ``delay`` seconds before being accepted (a slow server)."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.fail_next = 0
-        self.delay = 0.0
-        self.calls = 0
-        self.port = 0
-
-    def by_message_id(self) -> Counter[str]:
-        return Counter(str(msg["Message-ID"]) for msg in self.messages)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.calls += 1
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            return "451 4.3.0 Try again later"
-        if self.delay:
-            # A killed client cancels this (aiosmtpd cancels the handler when the connection
-            # is lost): like a real MTA, a message counts as accepted only once 250 is sent.
-            await asyncio.sleep(self.delay)
-        msg = message_from_bytes(envelope.original_content, policy=email_policy.default)
-        self.messages.append(msg)  # type: ignore[arg-type]
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(name="smtp")
-def smtp_fixture() -> Iterator[Mailbox]:
-    """A real SMTP server on 127.0.0.1 and a random port, for the length of a test."""
-    box = Mailbox()
-    box.port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    try:
-        yield box
-    finally:
-        controller.stop()
-
-
-def configure(kernel: Kernel, **values: str) -> None:
-    """Save ``notifications.<name>`` settings as the admin page would."""
-    with kernel.db.transaction() as session:
-        save_settings(session, {f"notifications.{k}": str(v) for k, v in values.items()})
-
-
-def use_smtp(kernel: Kernel, box: Mailbox, **extra: str) -> None:
-    configure(
-        kernel,
-        smtp_host="127.0.0.1",
-        smtp_port=str(box.port),
-        smtp_security="none",
-        smtp_from="Віталій CRM <crm@vitrylo.test>",
-        **extra,
-    )
-
-
-def make_user(kernel: Kernel, login: str, **fields: Any) -> int:
-    with kernel.db.transaction() as session:
-        user = User(login=login, name=login.title(), **fields)
-        session.add(user)
-        session.flush()
-        return user.id
-
-
-def queue(kernel: Kernel, count: int, prefix: str = "m") -> list[str]:
-    keys = [f"{prefix}:{i}" for i in range(count)]
-    with kernel.db.transaction() as session:
-        enqueue_many(
-            session,
-            [
-                {
-                    "channel": "email",
-                    "recipient": f"user{i}@example.com",
-                    "subject": f"Повідомлення {i}",
-                    "body": f"Текст {i}",
-                    "idempotency_key": key,
-                }
-                for i, key in enumerate(keys)
-            ],
-        )
-    return keys
 
 
 def states(kernel: Kernel) -> Counter[str]:

@@ -13,19 +13,10 @@ from werkzeug.datastructures import MultiDict
 from addons.notifications import models as m
 from addons.notifications.channels import read_settings
 from addons.notifications.events import channels_for, event_types
-from addons.notifications.tests.test_outbox import (  # noqa: F401 - fixtures
-    Mailbox,
-    configure,
-    napp_fixture,
-    nkernel_fixture,
-    nkweb_fixture,
-    queue,
-    smtp_fixture,
-    use_smtp,
-)
+from addons.notifications.tests.helpers import Mailbox, configure, queue, use_smtp
 from core.kernel import Kernel
 from core.models import AuditEntry, User
-from core.testing.plugin import TEST_PASSWORD, create_user, csrf_token
+from core.testing.plugin import csrf_token, signed_in_client
 
 PM = "notifications.private_message"
 ADMIN = ["notifications.settings.update"]
@@ -35,19 +26,13 @@ _logins = itertools.count(1)
 def signed_in(
     kernel: Kernel, app: Flask, permissions: list[str] = (), **fields: str
 ) -> FlaskClient:  # type: ignore[assignment]
-    login = f"pref{next(_logins)}"
+    """A client signed in as a new user, committed for good (``fields``: email, phone…)."""
     with kernel.db.session_factory() as session:
-        user = create_user(session, login, permissions)
+        client = signed_in_client(app, session, f"pref{next(_logins)}", permissions)
+        user = session.get(User, client.user_id)  # type: ignore[attr-defined]
         for name, value in fields.items():
             setattr(user, name, value)
         session.commit()
-    client = app.test_client()
-    response = client.post(
-        "/login",
-        data={"login": login, "password": TEST_PASSWORD, "csrf_token": csrf_token(app, client)},
-    )
-    assert response.status_code == 302, response.data
-    client.user_id = user.id  # type: ignore[attr-defined]
     return client
 
 

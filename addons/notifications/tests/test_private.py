@@ -5,9 +5,7 @@ they guess; inactive users cannot be written to."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
@@ -16,32 +14,13 @@ from sqlalchemy.orm import Session
 from addons.notifications.models import Message, direct_room
 from core.models import User
 from core.testing.plugin import (
-    app_for,
     create_user,
     csrf_token,
-    kernel_with,
-    rolled_back,
     signed_in_client,
 )
 
 PRIVATE = "notifications.message.read"
 SECRET = "Таємниця Анни й Богдана"
-
-
-# -- an app with the notifications addon, shared by this module; each test rolls back ----
-
-
-@pytest.fixture(scope="module")
-def nt_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    with kernel_with(tmp_path_factory.mktemp("nt_private"), ["notifications"]) as kernel:
-        yield app_for(kernel)
-
-
-@pytest.fixture
-def db(nt_app: Flask) -> Iterator[Session]:
-    """The app's session on one connection, rolled back when the test ends."""
-    with rolled_back(nt_app.extensions["vitrylo"].db) as session:
-        yield session
 
 
 def sign_in(
@@ -80,13 +59,13 @@ def private_count(client: FlaskClient) -> int:
 # -- tests -------------------------------------------------------------------------------
 
 
-def test_conversations_list_with_last_message_and_unread(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
-    vira = sign_in(nt_app, db, "vira")
-    assert write(nt_app, anna, bohdan.user_id, "Привіт!").status_code == 200
-    write(nt_app, anna, bohdan.user_id, "Як справи?")
-    write(nt_app, anna, vira.user_id, "Віро, звіт готовий?")
+def test_conversations_list_with_last_message_and_unread(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
+    vira = sign_in(napp, db, "vira")
+    assert write(napp, anna, bohdan.user_id, "Привіт!").status_code == 200
+    write(napp, anna, bohdan.user_id, "Як справи?")
+    write(napp, anna, vira.user_id, "Віро, звіт готовий?")
     room = direct_room(anna.user_id, bohdan.user_id)
     assert [m.body for m in db.scalars(select(Message).where(Message.room == room))] == [
         "Привіт!",
@@ -108,10 +87,10 @@ def test_conversations_list_with_last_message_and_unread(nt_app, db):
     read = bohdan.post(
         f"/notifications/conversations/{anna.user_id}/read",
         data={"last_id": last},
-        headers=htmx(nt_app, bohdan),
+        headers=htmx(napp, bohdan),
     )
     assert read.status_code == 204
-    write(nt_app, bohdan, anna.user_id, "Добре, дякую")
+    write(napp, bohdan, anna.user_id, "Добре, дякую")
     assert unread_in_list(bohdan.get("/notifications/conversations").get_data(as_text=True)) == {
         anna.user_id: 0
     }
@@ -125,12 +104,12 @@ def test_conversations_list_with_last_message_and_unread(nt_app, db):
     assert "Добре, дякую" in poll.get_data(as_text=True)
 
 
-def test_a_third_user_never_reads_a_conversation_they_are_not_in(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
-    chris = sign_in(nt_app, db, "chris")
-    write(nt_app, anna, bohdan.user_id, SECRET)
-    write(nt_app, bohdan, anna.user_id, SECRET + " (відповідь)")
+def test_a_third_user_never_reads_a_conversation_they_are_not_in(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
+    chris = sign_in(napp, db, "chris")
+    write(napp, anna, bohdan.user_id, SECRET)
+    write(napp, bohdan, anna.user_id, SECRET + " (відповідь)")
     top = db.scalar(select(func.max(User.id)))
 
     # Chris opens /conversations/<Anna> and /<Bohdan>: his own (empty) conversations.
@@ -167,7 +146,7 @@ def test_a_third_user_never_reads_a_conversation_they_are_not_in(nt_app, db):
     assert private_count(chris) == 0
 
     # What Chris writes to Anna goes to the Anna–Chris room, never into Anna–Bohdan's.
-    write(nt_app, chris, anna.user_id, "Привіт від Кріса", fragment=False)
+    write(napp, chris, anna.user_id, "Привіт від Кріса", fragment=False)
     theirs = [m.body for m in db.scalars(select(Message).where(Message.room == room))]
     assert theirs == [SECRET, SECRET + " (відповідь)"]
     assert "Привіт від Кріса" not in bohdan.get(
@@ -180,35 +159,35 @@ def test_a_third_user_never_reads_a_conversation_they_are_not_in(nt_app, db):
     chris.post(
         f"/notifications/conversations/{anna.user_id}/read",
         data={"last_id": 2**31 - 1, "room": room},
-        headers=htmx(nt_app, chris),
+        headers=htmx(napp, chris),
     )
     assert private_count(bohdan) == 0 and private_count(anna) == 2
 
 
-def test_oneself_unknown_and_absurd_ids_are_not_found(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_oneself_unknown_and_absurd_ids_are_not_found(napp, db):
+    anna = sign_in(napp, db, "anna")
     for guess in (anna.user_id, 0, 999_999, 2**31, 2**40):
         assert anna.get(f"/notifications/conversations/{guess}").status_code == 404
-        assert write(nt_app, anna, guess, "x").status_code == 404
+        assert write(napp, anna, guess, "x").status_code == 404
         assert anna.get(f"/notifications/conversations/{guess}/messages?after=0").status_code == 404
     assert anna.get("/notifications/conversations/-1").status_code == 404
     assert db.scalar(select(func.count()).select_from(Message)) == 0
 
 
-def test_inactive_users_cannot_be_written_to(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    bohdan = sign_in(nt_app, db, "bohdan")
-    write(nt_app, bohdan, anna.user_id, "Я йду у відпустку")
+def test_inactive_users_cannot_be_written_to(napp, db):
+    anna = sign_in(napp, db, "anna")
+    bohdan = sign_in(napp, db, "bohdan")
+    write(napp, bohdan, anna.user_id, "Я йду у відпустку")
     db.get(User, bohdan.user_id).active = False
     db.commit()
 
     page = anna.get(f"/notifications/conversations/{bohdan.user_id}").get_data(as_text=True)
     assert "Я йду у відпустку" in page  # the history stays readable
     assert "inactive" in page and 'id="room-form"' not in page
-    refused = write(nt_app, anna, bohdan.user_id, "Ти тут?")
+    refused = write(napp, anna, bohdan.user_id, "Ти тут?")
     assert refused.status_code == 200 and "HX-Trigger" not in refused.headers
     assert "they are inactive" in refused.get_data(as_text=True)
-    assert write(nt_app, anna, bohdan.user_id, "Ти тут?", fragment=False).status_code == 400
+    assert write(napp, anna, bohdan.user_id, "Ти тут?", fragment=False).status_code == 400
     assert [m.body for m in db.scalars(select(Message))] == ["Я йду у відпустку"]
     people = anna.get("/notifications/conversations/people?who=").get_data(as_text=True)
     assert f"/conversations/{bohdan.user_id}" not in people
@@ -216,8 +195,8 @@ def test_inactive_users_cannot_be_written_to(nt_app, db):
     assert "inactive" in listed
 
 
-def test_the_picker_finds_active_users_by_name_or_login(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_the_picker_finds_active_users_by_name_or_login(napp, db):
+    anna = sign_in(napp, db, "anna")
     oksana = create_user(db, "o.koval")
     oksana.name = "Оксана Коваль"
     petro = create_user(db, "petro")
@@ -236,8 +215,8 @@ def test_the_picker_finds_active_users_by_name_or_login(nt_app, db):
     assert "Оксана Коваль" in page and 'hx-trigger="input changed delay:300ms, search"' in page
 
 
-def test_listing_conversations_takes_the_same_queries_for_2_or_12(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_listing_conversations_takes_the_same_queries_for_2_or_12(napp, db):
+    anna = sign_in(napp, db, "anna")
     connection = db.get_bind()
     statements: list[str] = []
 
@@ -275,8 +254,8 @@ def test_listing_conversations_takes_the_same_queries_for_2_or_12(nt_app, db):
     assert len(unread_in_list(html)) == 12 and set(unread_in_list(html).values()) == {2}
 
 
-def test_older_conversations_by_keyset(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
+def test_older_conversations_by_keyset(napp, db):
+    anna = sign_in(napp, db, "anna")
     others = [create_user(db, f"colleague{i}") for i in range(35)]
     for other in others:
         db.add(Message(room=direct_room(anna.user_id, other.id), sender_id=other.id, body="x"))
@@ -289,9 +268,9 @@ def test_older_conversations_by_keyset(nt_app, db):
     assert first + rest == [o.id for o in reversed(others)]
 
 
-def test_private_messages_need_their_permission(nt_app, db):
-    anna = sign_in(nt_app, db, "anna")
-    outsider = sign_in(nt_app, db, "outsider", perms=())
+def test_private_messages_need_their_permission(napp, db):
+    anna = sign_in(napp, db, "anna")
+    outsider = sign_in(napp, db, "outsider", perms=())
     for url in (
         "/notifications/conversations",
         "/notifications/conversations/people",
@@ -299,5 +278,5 @@ def test_private_messages_need_their_permission(nt_app, db):
         f"/notifications/conversations/{anna.user_id}/messages?after=0",
     ):
         assert outsider.get(url).status_code == 403
-    assert write(nt_app, outsider, anna.user_id, "x").status_code == 403
+    assert write(napp, outsider, anna.user_id, "x").status_code == 403
     assert db.scalar(select(func.count()).select_from(Message)) == 0

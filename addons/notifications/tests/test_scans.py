@@ -19,13 +19,7 @@ from addons.notifications.scans import (
     today_in,
     users_with_permission,
 )
-from addons.notifications.tests.test_outbox import (  # noqa: F401 - fixtures
-    make_user,
-    napp_fixture,
-    nk_fixture,
-    nkernel_fixture,
-    nkweb_fixture,
-)
+from addons.notifications.tests.helpers import make_user
 from core.kernel import Kernel
 from core.models import Group, GroupImplied, GroupPermission, UserGroup
 
