@@ -42,6 +42,7 @@ from addons.crm_base.contacts import (
     normalize_website,
 )
 from addons.crm_base.models import SUBJECT, Counterparty
+from addons.crm_base.tabs import reaches_counterparty
 from addons.crm_base.views import (
     KIND_LABELS,
     RELATION_LABELS,
@@ -53,7 +54,6 @@ from core import attachments
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import AuditEntry, User
 from core.security import has_permission, user_names
-from core.ui.formview import MAX_ID
 from core.ui.timeline import aware, timeline
 from core.views.attachments import human_size, panel
 from core.web import db_session, kernel
@@ -274,12 +274,13 @@ def _change_entry(entry: AuditEntry, changes: dict[str, Any], names: dict[int, s
 def counterparty_timeline(subject: str, subject_id: int, user: Any) -> list[TimelineEntry]:
     """crm_base's part of a counterparty's chronology: creation, changes, attached files.
 
-    Only for a reader who holds the read right and reaches the record (its scope).
+    Only for a reader who holds the read right and reaches the record (its scope): the
+    ``user`` the hook is asked about, who need not be the signed-in one.
     """
-    if subject != SUBJECT or not has_permission(READ) or not 0 < int(subject_id) <= MAX_ID:
+    if subject != SUBJECT or not reaches_counterparty(subject_id, user):
         return []
     record = db_session().get(Counterparty, int(subject_id))
-    if record is None or not COUNTERPARTY_FORM.reachable(record.id):
+    if record is None:
         return []
     audit = _audit_entries(record.id)
     files = attachments.attachments_of(db_session(), SUBJECT, record.id)

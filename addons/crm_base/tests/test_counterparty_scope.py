@@ -95,3 +95,23 @@ def test_empty_name_is_refused_and_nothing_is_saved(vitrylo_app, login, db_sessi
         "/crm/counterparties", data={"name": "", "csrf_token": csrf_token(vitrylo_app, olena)}
     )
     assert db_session.query(Counterparty).count() == before
+
+
+def test_the_chronology_hook_checks_the_user_it_is_asked_about(vitrylo_app, db_session, records):
+    """The timeline hook answers for its ``user`` argument, not for whoever is signed in:
+    asked about Petro (own scope), Olena's counterparty has no crm_base entries for him."""
+    from flask_login import login_user
+
+    from core.models import User as UserRow
+    from core.security import LoginUser
+    from core.web import kernel
+
+    olena, petro, _ivan, mine, _theirs = records
+    olena_row = db_session.scalar(select(UserRow).where(UserRow.login == olena.user_login))
+    petro_row = db_session.scalar(select(UserRow).where(UserRow.login == petro.user_login))
+    with vitrylo_app.test_request_context("/"):
+        login_user(LoginUser(olena_row))
+        hooks = kernel().hooks
+        assert [e for e in hooks.timeline_entries(SUBJECT, mine.id, LoginUser(olena_row))]
+        for_petro = hooks.timeline_entries(SUBJECT, mine.id, LoginUser(petro_row))
+        assert [e for e in for_petro if e.addon == "crm_base"] == []
