@@ -49,6 +49,7 @@ from addons.crm_base.codes import format_phone, normalize_channel, normalize_ema
 from addons.crm_base.models import ADDRESS_KINDS, CHANNEL_KINDS, Address, Channel
 from core.ui import ListView
 from core.ui.formview import FormView
+from core.ui.text import clean_text as core_clean_text
 from core.web import db_session
 
 #: Blank rows offered under the stored ones; "one more row" adds to them.
@@ -76,11 +77,9 @@ PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]{7,25}$")
 
 
 def clean_text(value: Any) -> Any:
-    """Trim text and drop NUL characters (PostgreSQL refuses them: that would be a 500);
-    a text field left out of the POST is empty text, as the text columns are NOT NULL."""
-    if value is None:
-        return ""
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
+    """:func:`core.ui.text.clean_text`, and a text field left out of the POST is empty
+    text, as crm_base's text columns are NOT NULL."""
+    return "" if value is None else core_clean_text(value)
 
 
 def _row_id(value: Any) -> int | None:

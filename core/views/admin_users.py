@@ -59,6 +59,7 @@ from core.models import (
 )
 from core.security import PasswordError, has_permission, hash_password, require
 from core.ui.formview import display, is_stale, plain
+from core.ui.text import clean_text
 from core.web import db_session, kernel
 
 bp = Blueprint("core_users", __name__, url_prefix="/admin")
@@ -101,11 +102,6 @@ LANGUAGES = [_choice("uk", "Українська"), _choice("en", "English")]
 # -- forms ------------------------------------------------------------------------------
 
 
-def _clean(value: Any) -> Any:
-    """Trim text and drop NUL characters (PostgreSQL refuses them: that would be a 500)."""
-    return value.replace("\x00", "").strip() if isinstance(value, str) else value
-
-
 def _email_validator() -> Any:
     """WTForms' Email needs the ``email-validator`` package; without it, a plain shape check."""
     try:
@@ -124,20 +120,22 @@ class ActionForm(FlaskForm):
 class UserForm(FlaskForm):
     login = StringField(
         _l("Login"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[
             DataRequired(),
             Length(max=80),
             Regexp(LOGIN_RE, message=_l("Use letters, digits and . _ - @ only.")),
         ],
     )
-    name = StringField(_l("Name"), filters=[_clean], validators=[Length(max=200)])
+    name = StringField(_l("Name"), filters=[clean_text], validators=[Length(max=200)])
     email = StringField(
-        _l("E-mail"), filters=[_clean], validators=[Optional(), Length(max=254), _email_validator()]
+        _l("E-mail"),
+        filters=[clean_text],
+        validators=[Optional(), Length(max=254), _email_validator()],
     )
     phone = StringField(
         _l("Phone"),
-        filters=[_clean],
+        filters=[clean_text],
         validators=[
             Length(max=32),
             Regexp(PHONE_RE, message=_l("Use digits, spaces and + ( ) - only.")),
@@ -163,14 +161,20 @@ class SetPasswordForm(FlaskForm):
 
 
 class GroupForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[_clean], validators=[DataRequired(), Length(max=120)])
-    description = TextAreaField(_l("Description"), filters=[_clean], validators=[Length(max=500)])
+    name = StringField(
+        _l("Name"), filters=[clean_text], validators=[DataRequired(), Length(max=120)]
+    )
+    description = TextAreaField(
+        _l("Description"), filters=[clean_text], validators=[Length(max=500)]
+    )
     implied = SelectMultipleField(_l("Also grants the rights of"), coerce=int, default=list)
     members = SelectMultipleField(_l("Members"), coerce=int, default=list)
 
 
 class TeamForm(FlaskForm):
-    name = StringField(_l("Name"), filters=[_clean], validators=[DataRequired(), Length(max=120)])
+    name = StringField(
+        _l("Name"), filters=[clean_text], validators=[DataRequired(), Length(max=120)]
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -185,7 +189,7 @@ def _get_or_404(db: Session, model: type[Any], obj_id: int) -> Any:
 
 
 def _arg(name: str, max_length: int) -> str:
-    return _clean(request.args.get(name, ""))[:max_length]
+    return clean_text(request.args.get(name, ""))[:max_length]
 
 
 def _has_errors(form: FlaskForm) -> bool:
