@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask import Blueprint
@@ -10,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from addons.crm_base.models import SUBJECT
 from core import hookimpl
+from core.areas import area_blueprints, import_areas
 from core.hooktypes import (
     DashboardWidget,
     MenuItem,
@@ -36,15 +36,12 @@ AREAS = (
 
 
 def _areas() -> list[Any]:
-    return [importlib.import_module(f"addons.crm_base.{name}") for name in AREAS]
+    return import_areas(__name__, AREAS)
 
 
 @hookimpl
 def blueprints() -> list[Blueprint]:
-    from addons.crm_base.views import bp
-
-    _areas()  # their routes live on crm_base's blueprint
-    return [bp]
+    return area_blueprints(__name__, AREAS)
 
 
 @hookimpl

@@ -13,11 +13,11 @@ from addons.sales.funnel.notify import stage_changed
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage, StageMove
 from addons.sales.shared import CURRENCIES, MAX_AMOUNT
 from core.db import utcnow
+from core.ui.widgets import POSITION_STEP  # room between cards: most drops renumber none
 
 DEFAULT_PIPELINE = "Продажі"
 DEFAULT_STAGES = (("Кваліфікація", 10), ("Потреби", 25), ("Пропозиція", 50), ("Переговори", 75))
 STAGE_STEP = 10  # stage sorts are 10, 20, 30…: room to insert without renumbering
-POSITION_STEP = 64  # room between cards: most drops need no renumbering
 CENT = Decimal("0.01")
 
 

@@ -30,7 +30,14 @@ from addons.sales.shared import id_or_none, row_or_404
 from addons.sales.views import bp, scoped
 from core.security import has_permission, require
 from core.ui.formview import commit_unless_changed
-from core.ui.widgets import Kanban, KanbanCard, KanbanColumn, KanbanRefused, KanbanTotal
+from core.ui.widgets import (
+    Kanban,
+    KanbanCard,
+    KanbanColumn,
+    KanbanRefused,
+    KanbanTotal,
+    drop_position,
+)
 from core.web import db_session
 
 BOARD_PAGE = 25
@@ -135,14 +142,7 @@ class OpportunityBoard:
                 Opportunity.stage_id == stage.id, Opportunity.id != opp.id
             )
         ).order_by(Opportunity.position, Opportunity.id)
-        near = list(db.scalars(others.offset(max(index - 1, 0)).limit(2)))
-        above = near.pop(0) if index > 0 and near else None
-        below = near[0] if near else None
-        if below is None:
-            return None
-        if above is None:
-            return below - POSITION_STEP
-        return (above + below) // 2 if below - above > 1 else below
+        return drop_position(db, others, index, POSITION_STEP)
 
     def move(self, card: KanbanCard, column: str, position: int) -> None:
         """Put the deal between the cards the user dropped it between (among those of the
