@@ -228,6 +228,22 @@ def get_scoped_or_404(
     return record
 
 
+def user_choices(keep: Iterable[int | None] = ()) -> list[tuple[int, str]]:
+    """``(id, name)`` (the name, else the login) of the active users by name, for a
+    "responsible" or "employee" choice, plus the users in ``keep`` even if deactivated
+    since (the stored value: saving the form must not silently drop it). One query."""
+    from core.web import db_session
+
+    kept = {i for i in keep if i is not None}
+    condition = User.active.is_(True)
+    if kept:
+        condition = or_(condition, User.id.in_(kept))
+    rows = db_session().execute(
+        select(User.id, User.name, User.login).where(condition).order_by(User.name, User.login)
+    )
+    return [(uid, name or login) for uid, name, login in rows]
+
+
 def user_names(ids: Iterable[Any]) -> dict[int, str]:
     """``{id: name}`` (the name, else the login) for the given user ids, in one query: for
     showing who did something on a page without a query per row."""

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from werkzeug.routing import BuildError
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -52,8 +52,8 @@ from addons.crm_base.views import (
 )
 from core import attachments
 from core.hooktypes import CardTab, TimelineEntry
-from core.models import AuditEntry, User
-from core.security import has_permission, user_names
+from core.models import AuditEntry
+from core.security import has_permission, user_choices, user_names
 from core.ui.timeline import aware, timeline
 from core.views.attachments import human_size, panel
 from core.web import db_session, kernel
@@ -132,14 +132,9 @@ class CounterpartyEditForm(FlaskForm):
 
 def _prepare(form: FlaskForm, record: Counterparty) -> None:
     """Managers to choose from: active users, and the current one even if deactivated."""
-    users = db_session().execute(
-        select(User.id, User.name, User.login)
-        .where(or_(User.active.is_(True), User.id == record.manager_id))
-        .order_by(User.name, User.login)
-    )
     form.manager_id.choices = [
         SelectChoice("", "—"),
-        *(SelectChoice(u.id, u.name or u.login) for u in users),
+        *(SelectChoice(uid, name) for uid, name in user_choices([record.manager_id])),
     ]
 
 

@@ -47,7 +47,7 @@ from addons.crm_base.tabs import (
 from addons.crm_base.views import bp
 from core.hooktypes import CardTab, TimelineEntry
 from core.models import User
-from core.security import has_permission, require, user_names
+from core.security import has_permission, require, user_choices, user_names
 from core.ui.formview import MAX_ID
 from core.ui.timeline import aware, register_icon
 from core.web import db_session
@@ -328,14 +328,7 @@ def stage_delete(stage_id: int) -> ResponseReturnValue:
 
 def _user_choices(keep: set[int | None]) -> list[SelectChoice]:
     """Active users to make responsible, and those already responsible even if inactive."""
-    kept = {i for i in keep if i}
-    condition = User.active.is_(True)
-    if kept:
-        condition = or_(condition, User.id.in_(kept))
-    rows = db_session().execute(
-        select(User.id, User.name, User.login).where(condition).order_by(User.name, User.login)
-    )
-    return [SelectChoice("", "—"), *(SelectChoice(u, name or login) for u, name, login in rows)]
+    return [SelectChoice("", "—"), *(SelectChoice(u, name) for u, name in user_choices(keep))]
 
 
 def _works(counterparty_id: int) -> list[Any]:

@@ -96,8 +96,7 @@ from addons.crm_base.models import (
 from addons.crm_base.views import bp
 from core.attachments import content_disposition
 from core.hooktypes import CardTab, TimelineEntry
-from core.models import User
-from core.security import get_scoped_or_404, has_permission, require, scope_filter
+from core.security import get_scoped_or_404, has_permission, require, scope_filter, user_choices
 from core.ui import BulkAction, ChoiceFilter, Column, RelatedFilter
 from core.ui.formview import MAX_ID
 from core.web import db_session
@@ -264,14 +263,9 @@ def _prepare(form: FlaskForm, record: Person | None) -> None:
     """Managers (active users, and the current one) and categories to choose from."""
     db = db_session()
     manager_id = record.manager_id if record is not None else None
-    users = db.execute(
-        select(User.id, User.name, User.login)
-        .where(or_(User.active.is_(True), User.id == manager_id))
-        .order_by(User.name, User.login)
-    )
     form.manager_id.choices = [
         SelectChoice("", "—"),
-        *(SelectChoice(u.id, u.name or u.login) for u in users),
+        *(SelectChoice(uid, name) for uid, name in user_choices([manager_id])),
     ]
     form.tags.choices = [
         SelectChoice(tag_id, name)

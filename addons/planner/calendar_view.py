@@ -21,14 +21,12 @@ from flask import jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from addons.planner.views import CALENDAR_OTHERS, CALENDAR_READ, bp
 from core.hooktypes import CalendarEvent
-from core.models import User
-from core.security import has_permission, require, user_names
+from core.security import has_permission, require, user_choices, user_names
 from core.ui.widgets import BadRange, calendar_event, calendar_move, calendar_range
-from core.web import db_session, kernel
+from core.web import kernel
 
 MAX_OWNERS = 50  # calendars shown at once: a crafted URL must not ask for every user
 # Colours of the kit's calendar (core/static/ui/calendar.css), one per kind, stable.
@@ -80,16 +78,6 @@ def serialize(event: CalendarEvent, names: dict[int, str]) -> dict[str, Any]:
     )
 
 
-def active_users() -> list[tuple[int, str]]:
-    """(id, name) of the active users, by name: the employee filter's choices."""
-    rows = db_session().execute(
-        select(User.id, User.name, User.login)
-        .where(User.active.is_(True))
-        .order_by(User.name, User.login)
-    )
-    return [(uid, name or login) for uid, name, login in rows]
-
-
 def _owner_names(events: Iterable[CalendarEvent]) -> dict[int, str]:
     return user_names({e.owner_id for e in events if e.owner_id is not None})
 
@@ -103,7 +91,7 @@ def calendar() -> ResponseReturnValue:
     return render_template(
         "planner/calendar.html",
         can_see_others=others,
-        users=active_users() if others else [],
+        users=user_choices() if others else [],
         breadcrumbs=[(_("Planner"), None), (_("Calendar"), None)],
     )
 

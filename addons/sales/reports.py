@@ -51,12 +51,12 @@ from addons.sales.models import (
 )
 from addons.sales.shared import optional_id
 from addons.sales.sources import plausible_day
-from addons.sales.views import active_users, bp, menu, scoped
+from addons.sales.views import bp, menu, scoped
 from core import audit
 from core.db import utcnow
 from core.hooktypes import MenuItem, PermissionDef
 from core.money import format_uah
-from core.security import require, scope_filter
+from core.security import require, scope_filter, user_choices
 from core.ui.export import CSV_DELIMITERS, csv_stream, xlsx_stream
 from core.ui.listview import DateRangeFilter
 from core.ui.widgets import chart_config
@@ -143,7 +143,7 @@ def _filter_form(form_class: type[ReportFilter]) -> tuple[ReportFilter, bool]:
     """The filter form read from the query string, its choices filled, and whether it is
     valid (an invalid one shows its messages next to the fields and no figures)."""
     form = form_class(formdata=request.args)
-    form.manager.choices = [("", _("All managers")), *active_users()]
+    form.manager.choices = [("", _("All managers")), *user_choices()]
     if isinstance(form, FunnelFilter):
         rows = db_session().execute(
             select(Pipeline.id, Pipeline.name).order_by(

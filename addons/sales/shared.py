@@ -32,10 +32,11 @@ from addons.crm_base.contacts import clean_text
 from addons.crm_base.models import PERSON_SUBJECT, SUBJECT, Counterparty, Person, PersonLink
 from addons.crm_base.notes import posted_ok, reaches_counterparty, wants_fragment
 from addons.crm_base.persons import COUNTERPARTY_REF, counterparty_ref, resolve_counterparty
-from addons.sales.views import active_users, scoped
+from addons.sales.views import scoped
+from core import security
 from core.models import Setting
 from core.money import to_kopecks
-from core.security import has_permission, scope_filter, user_names
+from core.security import has_permission, scope_filter
 from core.ui.formview import MAX_ID, FormView
 from core.web import db_session
 
@@ -185,7 +186,7 @@ def person_choices(counterparty_id: int | None, keep: int | None = None) -> list
 
 def user_choices(keep: int | None, blank: bool = True) -> list[SelectChoice]:
     """Active users, and ``keep`` (the stored one) even if made inactive since."""
-    users = kept_choices(active_users(), keep, lambda uid: user_names([uid]).get(uid, str(uid)))
+    users = [SelectChoice(str(uid), name) for uid, name in security.user_choices([keep])]
     return [BLANK, *users] if blank else users
 
 

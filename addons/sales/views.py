@@ -10,13 +10,11 @@ from typing import Any
 
 from flask import Blueprint, abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from core.hooktypes import MenuItem
-from core.models import User
 from core.security import get_scoped_or_404, scope_filter
 from core.ui.formview import MAX_ID
-from core.web import db_session
 
 bp = Blueprint(
     "sales", __name__, url_prefix="/sales", template_folder="templates", static_folder="static"
@@ -54,11 +52,3 @@ def record_or_404(model: type[Any], record_id: int, subject: str) -> Any:
     if not 0 < record_id <= MAX_ID:
         abort(404)
     return get_scoped_or_404(model, record_id, subject, model.responsible_id)
-
-
-def active_users() -> list[tuple[int, str]]:
-    """``(id, name)`` of active users, for "responsible" and "operator" choices."""
-    rows = db_session().execute(
-        select(User.id, User.name, User.login).where(User.active.is_(True)).order_by(User.name)
-    )
-    return [(uid, name or login) for uid, name, login in rows]

@@ -26,10 +26,10 @@ from addons.sales.contacts.common import (
 from addons.sales.models import CONTACT, CONTACT_KINDS, CONTACT_STATUSES, Contact
 from addons.sales.shared import user_label
 from addons.sales.sources import all_source_choices
-from addons.sales.views import active_users, bp
+from addons.sales.views import bp
 from core.db import utcnow
 from core.models import User
-from core.security import has_permission, require
+from core.security import has_permission, require, user_choices
 from core.tz import user_timezone
 from core.ui import ChoiceFilter, Column, DateRangeFilter, ListView, RelatedFilter
 
@@ -104,7 +104,7 @@ CONTACTS = ListView(
         ChoiceFilter(
             "kind", _l("Kind"), [(k, KIND_LABELS[k]) for k in CONTACT_KINDS], Contact.kind
         ),
-        RelatedFilter("responsible", _l("Responsible"), Contact.responsible_id, active_users),
+        RelatedFilter("responsible", _l("Responsible"), Contact.responsible_id, user_choices),
         ChoiceFilter(
             "source", _l("Lead source"), all_source_choices, Contact.source_id, coerce=int
         ),

@@ -17,9 +17,9 @@ from addons.sales.funnel.common import CREATE, EXPORT, READ, STATUS_LABELS, stat
 from addons.sales.models import OPPORTUNITY, Opportunity, Pipeline, PipelineStage
 from addons.sales.shared import user_label
 from addons.sales.sources import all_source_choices
-from addons.sales.views import active_users, bp
+from addons.sales.views import bp
 from core.models import User
-from core.security import has_permission, require
+from core.security import has_permission, require, user_choices
 from core.ui import ChoiceFilter, Column, DateRangeFilter, ListView, RelatedFilter
 from core.ui.widgets import format_amount
 from core.web import db_session
@@ -112,7 +112,7 @@ OPPORTUNITIES = ListView(
             "pipeline", _l("Pipeline"), _pipeline_choices, Opportunity.pipeline_id, coerce=int
         ),
         RelatedFilter("stage", _l("Stage"), Opportunity.stage_id, choices=_stage_choices),
-        RelatedFilter("responsible", _l("Responsible"), Opportunity.responsible_id, active_users),
+        RelatedFilter("responsible", _l("Responsible"), Opportunity.responsible_id, user_choices),
         ChoiceFilter("source", _l("Source"), all_source_choices, Opportunity.source_id, coerce=int),
         DateRangeFilter("expected_close", _l("Expected close"), Opportunity.expected_close),
         RelatedFilter("counterparty", _l("Counterparty"), Opportunity.counterparty_id),

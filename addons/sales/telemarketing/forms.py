@@ -31,7 +31,7 @@ from addons.sales.models import Campaign, Pipeline
 from addons.sales.shared import optional_id, user_choices, with_blank
 from addons.sales.sources import source_choices
 from addons.sales.telemarketing.common import ACTIONS
-from addons.sales.views import active_users
+from core import security
 from core.db import utcnow
 from core.security import has_permission
 from core.web import db_session
@@ -99,7 +99,7 @@ def fill_campaign_choices(form: FlaskForm, record: Campaign | None) -> None:
         source_choices(db_session(), keep=record.source_id if record else None)
     )
     form.responsible_id.choices = user_choices(record.responsible_id if record else None)
-    form.operator_ids.choices = [(uid, name) for uid, name in active_users()]
+    form.operator_ids.choices = security.user_choices()
 
 
 def callback_utc(local: datetime) -> datetime:
