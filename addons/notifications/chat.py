@@ -35,6 +35,7 @@ from sqlalchemy.engine import Row
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from addons.notifications.events import raise_event
 from addons.notifications.models import GENERAL_ROOM, Message, ReadMark, direct_room
 from addons.notifications.outbox import dialect_insert
 from addons.notifications.views import bp
@@ -58,6 +59,8 @@ PEOPLE_LIMIT = 20
 # whole history of the chat every ten seconds.
 UNREAD_CAP = 100
 SENT_EVENT = "notifications-sent"
+PRIVATE_MESSAGE = "notifications.private_message"
+PREVIEW_LENGTH = 200  # of a message, in its notification
 
 
 # -- messages of a room ------------------------------------------------------------------
@@ -236,6 +239,7 @@ class Room:
     read_url: str
     can_send: bool = True
     notice: str = ""
+    recipient_id: int | None = None  # the other person of a conversation (not the chat)
 
 
 def _room_page(template: str, room: Room, status: int = 200, **context: Any) -> Any:
@@ -315,10 +319,27 @@ def _send(room: Room, template: str, **context: Any) -> ResponseReturnValue:
     db.add(message)
     db.flush()
     advance_mark(current_user.id, room.key, message.id)
+    if room.recipient_id is not None:
+        _notify_recipient(db, message, room.recipient_id)
     db.commit()
     if wants_fragment():
         return _form_fragment(room, MessageForm(formdata=None)), 200, {"HX-Trigger": SENT_EVENT}
     return redirect(room.page_url, 303)
+
+
+def _notify_recipient(db: Any, message: Message, recipient_id: int) -> None:
+    """The ``notifications.private_message`` event for the person written to, in the
+    message's own transaction (their preferences choose pop-up, e-mail or SMS)."""
+    sender = current_user.name or current_user.login
+    raise_event(
+        db,
+        PRIVATE_MESSAGE,
+        f"message:{message.id}",
+        _("New private message"),
+        f"{sender}: {message.body[:PREVIEW_LENGTH]}",
+        url_for("notifications.conversation", user_id=current_user.id),
+        recipients=[recipient_id],
+    )
 
 
 def _read(room: Room) -> ResponseReturnValue:
@@ -399,6 +420,7 @@ def conversation_room(other: User) -> Room:
         read_url=url_for("notifications.conversation_read", user_id=other.id),
         can_send=other.active,
         notice="" if other.active else _("This user is inactive: you cannot write to them."),
+        recipient_id=other.id,
     )
 
 

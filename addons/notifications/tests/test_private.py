@@ -280,3 +280,26 @@ def test_private_messages_need_their_permission(napp, db):
         assert outsider.get(url).status_code == 403
     assert write(napp, outsider, anna.user_id, "x").status_code == 403
     assert db.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_the_person_written_to_is_notified_and_nobody_else(napp, db):
+    """NT-2/NT-3: a private message raises ``notifications.private_message`` for its
+    recipient only, its pop-up linking to the conversation."""
+    from addons.notifications.models import Event, Notification
+
+    anna = sign_in(napp, db, "anna-n")
+    bohdan = sign_in(napp, db, "bohdan-n")
+    write(napp, anna, bohdan.user_id, "Привіт, Богдане")
+    rows = db.execute(
+        select(Event.type, Event.body, Event.url, Notification.user_id).join(
+            Notification, Notification.event_id == Event.id
+        )
+    ).all()
+    assert rows == [
+        (
+            "notifications.private_message",
+            "Anna-N: Привіт, Богдане",
+            f"/notifications/conversations/{anna.user_id}",
+            bohdan.user_id,
+        )
+    ]
