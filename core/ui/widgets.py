@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Protocol, TypeVar
 
 from flask import Response, current_app, jsonify, render_template, request, url_for
@@ -39,7 +40,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeSerializer
 from markupsafe import Markup
 from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.security import has_permission
 from core.ui.cursor import decode_key, encode_key
@@ -304,6 +305,37 @@ def drop_position(
     return (above + below) // 2 if below - above > 1 else int(below)
 
 
+def make_room(
+    session: Session,
+    model: type[Any],
+    position: InstrumentedAttribute[Any],
+    in_column: Sequence[Any],
+    at: int,
+    scan: int = 256,
+) -> None:
+    """If a card of the column (``in_column``: its conditions) holds position ``at``, move
+    it one down, with the cards right below it that follow without a gap — only those:
+    positions are spaced, so that is usually one row, not the rest of the column. Reads at
+    most ``scan`` positions; with no gap among them, everything below moves (one UPDATE)."""
+    run = list(
+        session.scalars(
+            select(position).where(*in_column, position >= at).order_by(position).limit(scan)
+        )
+    )
+    if not run or run[0] != at:
+        return
+    bounds = [*in_column, position >= at]
+    gap = next((prev for prev, nxt in pairwise(run) if nxt > prev + 1), None)
+    if gap is not None:
+        bounds.append(position <= gap)
+    session.execute(
+        update(model)
+        .where(*bounds)
+        .values({position.key: position + 1})
+        .execution_options(synchronize_session=False)
+    )
+
+
 @dataclass
 class SqlKanbanSource:
     """A :class:`KanbanSource` over a model with a column attribute (a stage) and an
@@ -393,13 +425,8 @@ class SqlKanbanSource:
         new_position = drop_position(db, others, position)
         if new_position is None:
             new_position = self.next_position(column)
-        elif db.scalar(select(pk).where(*in_column, pos == new_position).limit(1)) is not None:
-            db.execute(
-                update(self.model)
-                .where(*in_column, pos >= new_position)
-                .values({pos.key: pos + 1})
-                .execution_options(synchronize_session=False)
-            )
+        else:
+            make_room(db, self.model, pos, in_column, new_position)
         db.execute(
             update(self.model)
             .where(pk == card.id)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from addons.sales.funnel.notify import stage_changed
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage, StageMove
 from addons.sales.shared import CURRENCIES, MAX_AMOUNT
 from core.db import utcnow
-from core.ui.widgets import POSITION_STEP  # room between cards: most drops renumber none
+from core.ui.widgets import POSITION_STEP, make_room
 
 DEFAULT_PIPELINE = "Продажі"
 DEFAULT_STAGES = (("Кваліфікація", 10), ("Потреби", 25), ("Пропозиція", 50), ("Переговори", 75))
@@ -144,24 +144,16 @@ def create_opportunity(
 
 
 def _make_room(session: Session, opp: Opportunity, stage_id: int, position: int) -> None:
-    """If another open card of the stage holds ``position``, shift it and the cards below
-    it down by one (one UPDATE). No autoflush: the deal's own changes go out later in one
-    UPDATE."""
+    """If another open card of the stage holds ``position``, shift it (and the cards right
+    below it without a gap) down by one. No autoflush: the deal's own changes go out later
+    in one UPDATE."""
     at = (
         Opportunity.stage_id == stage_id,
         Opportunity.status == "open",
         Opportunity.id != opp.id,
     )
     with session.no_autoflush:
-        taken = select(Opportunity.id).where(*at, Opportunity.position == position).limit(1)
-        if session.scalar(taken) is None:
-            return
-        session.execute(
-            update(Opportunity)
-            .where(*at, Opportunity.position >= position)
-            .values(position=Opportunity.position + 1)
-            .execution_options(synchronize_session=False)
-        )
+        make_room(session, Opportunity, Opportunity.position, at, position)
 
 
 def move_to_stage(

@@ -30,6 +30,7 @@ from addons.sales.funnel import (
 from addons.sales.models import LostReason, Opportunity, Pipeline, PipelineStage, StageMove
 from addons.sales.tests.helpers import as_user, count, make_opportunity
 from core.testing.plugin import create_user, csrf_token, rolled_back
+from core.ui.widgets import make_room
 
 pytest_plugins = ("addons.sales.tests.helpers",)  # nkernel, napp: sales with notifications
 
@@ -551,3 +552,23 @@ def test_stage_changed_is_raised_to_the_responsible_not_to_the_mover(nkernel, na
         assert told == [manager.id, manager.id]
         types = {t.name for t in nkernel.hooks.notification_event_types()}
         assert funnel.STAGE_CHANGED in types
+
+
+def test_making_room_shifts_only_the_cards_up_to_the_next_gap(sdb, counterparty):
+    """A drop with no gap left (MS-2 board) moves the card at that position and the ones
+    right below it without a gap — not the rest of the column."""
+    cp = counterparty()
+    deals = [make_opportunity(sdb, cp.id, None, f"Угода {n}") for n in range(5)]
+    stage_id = deals[0].stage_id
+    for deal, position in zip(deals, (10, 11, 12, 100, 164), strict=True):
+        deal.position = position
+    sdb.commit()
+    in_column = (Opportunity.stage_id == stage_id, Opportunity.status == "open")
+    make_room(sdb, Opportunity, Opportunity.position, in_column, 11)
+    sdb.commit()
+    sdb.expire_all()
+    assert [d.position for d in deals] == [10, 12, 13, 100, 164]
+    make_room(sdb, Opportunity, Opportunity.position, in_column, 50)  # free: nothing moves
+    sdb.commit()
+    sdb.expire_all()
+    assert [d.position for d in deals] == [10, 12, 13, 100, 164]
